@@ -119,6 +119,23 @@ def test_status_and_inventory(macs_bed):
     assert inventory.stdout.strip() == str(macs_bed.inventory)
 
 
+def inventory_script(state_dir):
+    listing = subprocess.run([sys.executable, str(MACS_DIR / "inventory.py"), "--list"],
+                             capture_output=True, text=True, timeout=TIMEOUT,
+                             env=dict(os.environ, CCPROXY_TESTBED_DIR=str(state_dir)))
+    assert listing.returncode == 0, listing.stderr
+    return json.loads(listing.stdout)
+
+
+def test_inventory_script_answers_with_the_bed(macs_bed, tmp_path):
+    """Molecule names the script in every step: empty before `up`, the bed's hosts after."""
+    assert inventory_script(tmp_path / "no-bed") == {"_meta": {"hostvars": {}}}
+    listing = inventory_script(macs_bed.dir)
+    assert listing["ccproxy_hosts"]["hosts"] == ["mac1", "mac2"]
+    assert listing["ccproxy_hosts"]["vars"]["ansible_user"] == "coder"
+    assert listing["_meta"]["hostvars"]["mac2"] == {"ansible_host": "198.18.0.12"}
+
+
 def test_up_again_is_a_no_op(macs_bed):
     again = macs_cli(macs_bed.dir, "up", "2")
     assert again.returncode == 0, again.stderr
