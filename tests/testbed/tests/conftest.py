@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 LAUNCHCTL = Path(__file__).resolve().parents[1] / "launchctl" / "launchctl"
-LAUNCHCTL_FIXTURES = Path("/work/shared/fixtures/launchctl")
+# The project's copy of the real macOS captures (with their sources), shared with the unit tests.
+LAUNCHCTL_FIXTURES = Path(__file__).resolve().parents[2] / "unit" / "fixtures" / "launchctl"
 
 
 def wait_until(predicate, timeout=5.0, interval=0.05):

@@ -161,6 +161,9 @@ def test_keepalive_successful_exit_false_restarts_only_after_failure(launchctl_s
     fields = wait_until(lambda: (lambda f: f if f["runs"] == "2" and f["state"] == "not running"
                                  else None)(lc.print_fields("system/" + LABEL)), 5)
     assert fields and fields["last exit code"] == "0"
+    # macOS shows a conditional KeepAlive as semaphores, never as the keepalive property.
+    assert fields["semaphores"] == ["successful exit => 0"]
+    assert "keepalive" not in fields["properties"]
     time.sleep(1.3)
     assert len(read_lines(marks)) == 2
 

@@ -1,0 +1,51 @@
+# Copyright (c) 2026, VisiQuate ccproxy maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.visiquate.ccproxy.plugins.module_utils import launchd
+from ansible_collections.visiquate.ccproxy.plugins.modules import launchd_service
+from ansible_collections.visiquate.ccproxy.tests.unit.plugins.modules.uthelper import (
+    ClockMock,
+    HttpMock,
+    RunCommandMock,
+    UTHelper,
+)
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "launchd"
+
+# The Mac's files the cases name: path -> (fixture file, owner uid, mode). Owner and mode are
+# part of what the module decides on (domain auto, exit 122), so they come from this table
+# rather than from whoever checked the repository out.
+FILES = {
+    "/Users/coder/Library/LaunchAgents/com.visiquate.ccproxy.plist": ("ccproxy-agent.plist", 501, 0o644),
+    "/Users/coder/Library/LaunchAgents/com.example.agent.plist": ("example-agent.plist", 501, 0o644),
+    "/Users/shared/com.visiquate.ccproxy.plist": ("ccproxy-agent.plist", 502, 0o664),
+    "/Library/LaunchDaemons/com.visiquate.ccproxy.plist": ("ccproxy-daemon.plist", 0, 0o644),
+    "/Library/LaunchAgents/com.visiquate.ccproxy.plist": ("ccproxy-agent.plist", 0, 0o644),
+    "/Users/coder/ccproxy/logs/stderr.log": ("stderr.log", 501, 0o644),
+}
+
+
+@pytest.fixture(autouse=True)
+def mac_files(monkeypatch):
+    """Serve FILES through the real readers; any other path does not exist."""
+    load_plist, tail = launchd.load_plist, launchd.tail
+
+    def local(path):
+        return str(FIXTURES / FILES[path][0]) if path in FILES else "/nonexistent" + path
+
+    def fake_load_plist(path):
+        found = load_plist(local(path))
+        return found and found._replace(path=path, uid=FILES[path][1], mode=FILES[path][2])
+
+    monkeypatch.setattr(launchd, "load_plist", fake_load_plist)
+    monkeypatch.setattr(launchd, "tail", lambda path, *args: tail(local(path), *args))
+
+
+UTHelper.from_module(launchd_service, __name__, mocks=[RunCommandMock, HttpMock, ClockMock])
