@@ -14,6 +14,8 @@ ANSIBLE_HOME ?= $(CURDIR)/.cache/ansible-home
 export ANSIBLE_HOME
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
+# The test bed's network names are fixed: one bed per machine. Whatever brings a bed up holds this lock.
+TESTBED_LOCK ?= /var/tmp/ccproxy-testbed.lock
 SCENARIOS    := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard extensions/molecule/*/molecule.yml))))
 
 .PHONY: help setup requirements lint sanity units molecule test demo demo-down bench clean
@@ -44,16 +46,17 @@ sanity: setup ## ansible-test sanity, offline, in a temporary ansible_collection
 	tests/tools/sanity.sh
 
 units: setup ## pytest: module units and the test bed's own tests; module units again on Python 3.9.
-	$(BIN)/pytest
+	flock $(TESTBED_LOCK) $(BIN)/pytest
 	tests/tools/units-py39.sh
 
 molecule: setup ## Every molecule scenario, each timed.
 	@for s in $(SCENARIOS); do \
-	  tests/tools/stage.sh "molecule $$s" $(BIN)/molecule test --scenario-name $$s || exit 1; \
+	  tests/tools/stage.sh "molecule $$s" flock $(TESTBED_LOCK) $(BIN)/molecule test --scenario-name $$s || exit 1; \
 	done
 
-test: setup ## Everything CI runs: lint, sanity, units, molecule.
+test: setup ## Everything CI runs: lint, sanity, units, molecule (a running demo is taken down: one bed per machine).
 	rm -f .cache/stages.tsv
+	$(MAKE) --no-print-directory demo-down
 	tests/tools/stage.sh lint $(MAKE) --no-print-directory lint
 	tests/tools/stage.sh sanity $(MAKE) --no-print-directory sanity
 	tests/tools/stage.sh units $(MAKE) --no-print-directory units

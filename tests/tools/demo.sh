@@ -15,7 +15,7 @@ case "${1:-}" in
     fi
     tests/tools/host-packages.sh
     # molecule's converge sequence: create the Mac, prepare its stand-ins, run the site play.
-    "$bin/molecule" converge --scenario-name default
+    flock "${TESTBED_LOCK:-/var/tmp/ccproxy-testbed.lock}" "$bin/molecule" converge --scenario-name default
     echo
     echo "The demo Mac is up: $bin/python tests/testbed/macs/macs.py status"
     echo "Log in to it:        $bin/python tests/testbed/macs/macs.py shell mac1"
