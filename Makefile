@@ -18,7 +18,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 TESTBED_LOCK ?= /var/tmp/ccproxy-testbed.lock
 SCENARIOS    := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard extensions/molecule/*/molecule.yml))))
 
-.PHONY: help setup requirements lint sanity units molecule test demo demo-down bench clean
+.PHONY: help setup requirements lint sanity units integration molecule test demo demo-down bench clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ units: setup ## pytest: module units and the test bed's own tests; module units 
 	flock $(TESTBED_LOCK) $(BIN)/pytest
 	tests/tools/units-py39.sh
 
+integration: setup ## Role tests on the test bed that molecule's one-converge shape cannot express (each takes the bed's lock).
+	$(BIN)/pytest tests/integration
+
 molecule: setup ## Every molecule scenario, each timed.
 	@for s in $(SCENARIOS); do \
 	  tests/tools/stage.sh "molecule $$s" flock $(TESTBED_LOCK) $(BIN)/molecule test --scenario-name $$s || exit 1; \
@@ -60,6 +63,7 @@ test: setup ## Everything CI runs: lint, sanity, units, molecule (a running demo
 	tests/tools/stage.sh lint $(MAKE) --no-print-directory lint
 	tests/tools/stage.sh sanity $(MAKE) --no-print-directory sanity
 	tests/tools/stage.sh units $(MAKE) --no-print-directory units
+	tests/tools/stage.sh integration $(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory molecule
 	tests/tools/stage.sh --summary
 

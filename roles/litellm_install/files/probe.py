@@ -1,0 +1,59 @@
+# Copyright (c) 2026, VisiQuate ccproxy maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The litellm_install role's one probe, run by each candidate Python on the Mac in turn.
+
+argv: the settings as JSON ({"link", "wanted", "min", "below"}), then this Python's path.
+Prints one JSON line. Exits 0 when this Python is in range (the line then also holds the
+target's marker environment and the state of the current and wanted venvs), 3 when not.
+Imports nothing outside the standard library and never imports LiteLLM (10 s): the installed
+version is read from the name of its .dist-info directory. Runs on any Python 3.
+"""
+import glob
+import json
+import os
+import platform
+import sys
+
+settings = json.loads(sys.argv[1])
+found = {"python": sys.argv[2], "version": platform.python_version(),
+         "usable": tuple(settings["min"]) <= sys.version_info[:2] < tuple(settings["below"])}
+
+
+def venv(path):
+    """What a venv directory holds: a live interpreter, and which LiteLLM."""
+    pattern = os.path.join(path, "lib", "python*", "site-packages", "litellm-*.dist-info")
+    versions = [os.path.basename(item)[len("litellm-"):-len(".dist-info")] for item in glob.glob(pattern)]
+    return {"path": os.path.realpath(path) if path else "", "exists": bool(path) and os.path.isdir(path),
+            # exists() follows the link: False once Homebrew removed the interpreter it points at.
+            "python": bool(path) and os.path.exists(os.path.join(path, "bin", "python")),
+            "litellm": versions[0] if len(versions) == 1 else ""}
+
+
+if found["usable"]:
+    impl = sys.implementation
+    target = {
+        "implementation_name": impl.name,
+        "implementation_version": "%d.%d.%d" % tuple(impl.version[:3]) + (
+            "" if impl.version.releaselevel == "final" else impl.version.releaselevel[0] + str(impl.version.serial)),
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_python_implementation": platform.python_implementation(),
+        "platform_release": platform.release(),
+        "platform_system": platform.system(),
+        "platform_version": platform.version(),
+        "python_full_version": platform.python_version(),
+        "python_version": "%d.%d" % sys.version_info[:2],
+        "sys_platform": sys.platform,
+        "macos": platform.mac_ver()[0],
+        "libc": os.confstr("CS_GNU_LIBC_VERSION") if sys.platform.startswith("linux") else "",
+    }
+    flavour = ("macos" + target["macos"].split(".")[0]) if target["macos"] else target["libc"].replace(" ", "")
+    found["key"] = "-".join([impl.name, target["python_full_version"], sys.platform, target["platform_machine"],
+                             flavour])
+    found["target"] = target
+    link = settings["link"]
+    found["current"] = venv(link if os.path.lexists(link) else "")
+    found["wanted"] = venv(settings["wanted"])
+print(json.dumps(found, sort_keys=True))
+sys.exit(0 if found["usable"] else 3)

@@ -1,0 +1,137 @@
+# Copyright (c) 2026, VisiQuate ccproxy maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The litellm_install role end to end on one test-bed Mac, over SSH, from a real wheelhouse.
+
+The tests run in file order on one Mac and build on each other. The bed is one per machine and
+shared with other sessions: the module fixture holds /var/tmp/ccproxy-testbed.lock (the lock
+`flock(1)` takes) from `macs.py up` to `macs.py down`. The controller's wheelhouse is cached in
+<repo>/.cache/wheelhouse; a warm run takes about four minutes. Run with -s to see the timings.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent / "litellm_install"
+MACS = [sys.executable, str(REPO / "tests/testbed/macs/macs.py")]
+LOCK = "/var/tmp/ccproxy-testbed.lock"
+# 1.108.6 differs from 1.108.7 in litellm alone (one wheel to fetch); 1.108.8 does not resolve: it
+# pins a litellm-enterprise release the package index does not have.
+PIN, OTHER_PIN = "1.108.7", "1.108.6"
+ROOT = "/Users/coder/ccproxy"
+TIMINGS = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def bed():
+    with open(LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run(MACS + ["up", "1"], check=True, timeout=120)
+        try:
+            yield
+        finally:
+            subprocess.run(MACS + ["down"], check=True, timeout=120)
+            print("\ntimings (s): " + ", ".join("%s %.1f" % item for item in TIMINGS.items()))
+
+
+def play(name, *args, rc=0):
+    """Run converge.yml; return its output and the recap's counts for mac1."""
+    env = dict(os.environ, ANSIBLE_HOME=str(REPO / ".cache/ansible-home"), ANSIBLE_NOCOLOR="1")
+    argv = [str(REPO / ".venv/bin/ansible-playbook"), "-i", str(REPO / "tests/testbed/macs/inventory.py"),
+            "-i", str(HERE / "hosts.yml"), str(HERE / "converge.yml"), *args]
+    start = time.monotonic()
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
+    TIMINGS[name] = time.monotonic() - start
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == rc, out
+    recap = re.search(r"^mac1\s+:\s+(.*)$", out, re.MULTILINE)
+    assert recap, out
+    return out, dict((key, int(value)) for key, value in re.findall(r"(\w+)=(\d+)", recap.group(1)))
+
+
+def on_mac(*argv):
+    proc = subprocess.run(MACS + ["shell", "mac1", *argv], capture_output=True, text=True, timeout=120, check=False)
+    return proc.returncode, proc.stdout.strip()
+
+
+def test_known_bad_pin_fails_before_any_change():
+    out, recap = play("known-bad pin", "-e", "ccproxy_litellm_version=1.82.7", rc=2)
+    assert "LiteLLM 1.82.7 is a known-bad release" in out
+    assert recap["changed"] == 0
+    assert on_mac("test", "-e", ROOT)[0] != 0
+
+
+def test_missing_python_fails_with_the_way_out():
+    out, recap = play("missing python", "-e", "ccproxy_python=/nonexistent/python3", rc=2)
+    assert "No Python >= 3.10 and < 3.15 on mac1. Checked /nonexistent/python3: none of them runs." in out
+    assert "brew install python@3.12" in out
+    assert recap["changed"] == 0
+    assert on_mac("test", "-e", ROOT)[0] != 0
+
+
+def test_check_mode_on_a_fresh_mac_reports_changes_and_makes_none():
+    _out, recap = play("check, fresh Mac", "--check", "--diff")
+    assert recap["changed"] > 0 and recap["failed"] == 0
+    assert on_mac("test", "-e", ROOT)[0] != 0
+
+
+def test_first_run_installs_the_pin():
+    out, recap = play("first install", "--diff")
+    assert recap["changed"] > 0, out
+    assert "venv_new=[]" in out
+    venv = "%s/venvs/litellm-%s" % (ROOT, PIN)
+    assert on_mac("readlink", ROOT + "/venv") == (0, venv)
+    # pip check judges the dependencies with the Mac's own 3.11.2: async-timeout must be there.
+    assert on_mac(ROOT + "/venv/bin/python", "-m", "pip", "check") == (0, "No broken requirements found.")
+    rc, version = on_mac(ROOT + "/venv/bin/python", "-c",
+                         "import importlib.metadata as m; print(m.version('litellm'), m.version('async-timeout'))")
+    assert rc == 0 and version.split()[0] == PIN
+    # Root's, nothing writable by group or others, nothing left of the wheelhouse.
+    assert on_mac("stat", "-c", "%U:%G %a", venv) == (0, "root:root 755")
+    assert on_mac("find", venv, "!", "-user", "root", "-o", "-perm", "/022", "!", "-type", "l") == (0, "")
+    assert on_mac("sh", "-c", "ls -A %s/venvs" % ROOT) == (0, "litellm-" + PIN)
+
+
+def test_second_run_changes_nothing():
+    _out, recap = play("no-op")
+    assert recap["changed"] == 0
+    # argument validation, two asserts, the probe, set_fact, and this playbook's debug
+    assert recap["ok"] <= 6, recap
+
+
+def test_check_diff_on_a_converged_mac_changes_nothing():
+    _out, recap = play("no-op --check --diff", "--check", "--diff")
+    assert recap["changed"] == 0
+
+
+def test_a_new_pin_builds_a_second_venv_beside_the_first():
+    out, recap = play("pin change", "-e", "ccproxy_litellm_version=" + OTHER_PIN)
+    assert recap["changed"] > 0
+    new = "%s/venvs/litellm-%s" % (ROOT, OTHER_PIN)
+    assert "venv_new=[%s]" % new in out
+    assert on_mac("readlink", ROOT + "/venv") == (0, "%s/venvs/litellm-%s" % (ROOT, PIN))
+    rc, listing = on_mac("sh", "-c", "ls %s/venvs/*/lib/python3.11/site-packages | grep '^litellm-'" % ROOT)
+    assert rc == 0 and sorted(listing.split()) == sorted("litellm-%s.dist-info" % pin for pin in (PIN, OTHER_PIN))
+    out, recap = play("pin change, no-op", "-e", "ccproxy_litellm_version=" + OTHER_PIN)
+    assert recap["changed"] == 0
+    assert "venv_new=[%s]" % new in out
+
+
+def test_a_venv_whose_interpreter_is_gone_is_rebuilt():
+    venv = "%s/venvs/litellm-%s" % (ROOT, OTHER_PIN)
+    assert on_mac("ln", "-sfn", "/nonexistent/python3.11", venv + "/bin/python")[0] == 0
+    _out, recap = play("interpreter gone, check", "--check", "-e", "ccproxy_litellm_version=" + OTHER_PIN)
+    assert recap["changed"] > 0
+    _out, recap = play("interpreter gone, rebuild", "-e", "ccproxy_litellm_version=" + OTHER_PIN)
+    assert recap["changed"] > 0
+    assert on_mac(venv + "/bin/python", "-m", "pip", "check") == (0, "No broken requirements found.")
