@@ -9,6 +9,9 @@ VENV         ?= .venv
 PYTHON       ?= python3
 BIN          := $(VENV)/bin
 STAMP        := $(VENV)/.installed
+# The wheelhouse module resolves for a Mac's platform with `pip install --dry-run --platform`,
+# which pip accepts from 23.3 on; venv's bundled pip may be older.
+PIP_VERSION  := 26.3
 # Molecule installs the collection on every run: keep that out of the user's ~/.ansible.
 ANSIBLE_HOME ?= $(CURDIR)/.cache/ansible-home
 export ANSIBLE_HOME
@@ -25,8 +28,9 @@ help: ## List the targets.
 
 setup: $(STAMP) ## Create .venv from the pinned requirements (a no-op when done).
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt Makefile
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check pip==$(PIP_VERSION)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 

@@ -180,6 +180,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
+from importlib import metadata as importlib_metadata
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.visiquate.ccproxy.plugins.module_utils import wheelhouse as wh
@@ -187,6 +188,9 @@ from ansible_collections.visiquate.ccproxy.plugins.module_utils import wheelhous
 MANIFEST = "ccproxy-wheelhouse.json"
 PINS = "requirements.txt"
 MAX_ROUNDS = 5
+# The oldest pip whose `install --dry-run` resolves for another platform (--platform without
+# --target); pip 23.2 refuses.
+MIN_PIP = "23.3"
 # pip must never prompt, and its messages must read the same everywhere.
 PIP_ENVIRON = {"LC_ALL": "C", "PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 
@@ -203,6 +207,17 @@ class Pip:
             self.index_args += ["--extra-index-url", url]
         self.index_args += params["pip_args"]
 
+    def require_version(self):
+        try:
+            found = importlib_metadata.version("pip")
+        except importlib_metadata.PackageNotFoundError:
+            found = None
+        if found is None or wh.Version(found) < wh.Version(MIN_PIP):
+            self.module.fail_json(
+                msg="The controller's Python (%s) has %s; resolving wheels for a Mac needs pip >= %s. "
+                    "Upgrade it: %s -m pip install 'pip>=%s'"
+                    % (sys.executable, "pip " + found if found else "no pip", MIN_PIP, sys.executable, MIN_PIP))
+
     def run(self, args):
         argv = [sys.executable, "-m", "pip"] + args + self.target_args + self.index_args
         rc, out, err = self.module.run_command(argv, environ_update=PIP_ENVIRON)
@@ -214,6 +229,7 @@ class Pip:
 
     def resolve(self, requirements, workdir):
         """Distributions pip picks for the requirements, from its dry-run report."""
+        self.require_version()
         report = os.path.join(workdir, "report.json")
         self.run(["install", "--dry-run", "--ignore-installed", "--quiet", "--report", report] + requirements)
         with open(report) as handle:

@@ -1,7 +1,7 @@
 """Tests of the Ollama stand-in (tests/testbed/ollama/ollama_standin.py).
 
 First against the stand-in directly (wire format, errors, faults, keep-alive), then through a real
-LiteLLM proxy, pinned in tests/testbed/versions.yml, driven by the official openai and anthropic SDKs.
+LiteLLM proxy, the version the litellm_install role pins, driven by the official openai and anthropic SDKs.
 """
 
 import json
@@ -23,7 +23,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 STANDIN = REPO / "tests/testbed/ollama/ollama_standin.py"
-VERSIONS = REPO / "tests/testbed/versions.yml"
+# The version site.yml installs: the role's default is the one pin.
+LITELLM_DEFAULTS = REPO / "roles/litellm_install/defaults/main.yml"
 PULLED = ["llama3.2:3b", "qwen2.5-coder:7b", "qwen3:8b", "nomic-embed-text"]
 TIMEOUT = 10  # seconds, for any single request to the stand-in
 WEATHER_TOOL = {"type": "function", "function": {
@@ -445,7 +446,7 @@ def litellm_venv_ready(venv, version):
 @pytest.fixture(scope="module")
 def litellm_venv(pytestconfig):
     """A venv with litellm[proxy] at the pinned version, cached in <repo>/.cache/litellm-<version>."""
-    version = yaml.safe_load(VERSIONS.read_text())["litellm"]
+    version = yaml.safe_load(LITELLM_DEFAULTS.read_text())["ccproxy_litellm_version"]
     venv = REPO / ".cache" / f"litellm-{version}"
     if litellm_venv_ready(venv, version):
         say(pytestconfig, f"litellm fixture: reusing {venv}")
