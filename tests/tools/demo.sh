@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=.venv/bin
+# The bed is one per machine: whatever brings it up or down holds its lock.
+lock="${TESTBED_LOCK:-/var/tmp/ccproxy-testbed.lock}"
 export ANSIBLE_HOME="${ANSIBLE_HOME:-$PWD/.cache/ansible-home}"
 
 case "${1:-}" in
@@ -15,7 +17,7 @@ case "${1:-}" in
     fi
     tests/tools/host-packages.sh
     # molecule's converge sequence: create the Mac, prepare its stand-ins, run the site play.
-    flock "${TESTBED_LOCK:-/var/tmp/ccproxy-testbed.lock}" "$bin/molecule" converge --scenario-name default
+    flock "$lock" "$bin/molecule" converge --scenario-name default
     echo
     echo "The demo Mac is up: $bin/python tests/testbed/macs/macs.py status"
     echo "Log in to it:        $bin/python tests/testbed/macs/macs.py shell mac1"
@@ -25,7 +27,7 @@ case "${1:-}" in
     [ "$(uname -s)" = Darwin ] && { echo "Nothing to remove: the demo ran against this Mac."; exit 0; }
     if [ -x "$bin/molecule" ]; then
       # molecule's destroy also forgets that the scenario was created.
-      "$bin/molecule" destroy --scenario-name default
+      flock "$lock" "$bin/molecule" destroy --scenario-name default
     else
       echo "No toolchain (.venv), so no demo was run: nothing to remove."
     fi
