@@ -1,0 +1,121 @@
+"""The traefik_route role's templates, rendered by Ansible's own templar with the role's defaults and vars.
+
+traefik_fixture/ is the Traefik configuration proven end to end through a real Traefik
+(test_ccproxy_auth_traefik.py). The role's dynamic file must be that file, and its static config
+that file plus the role's logs; the token store must be what the verifier loads, hashes only.
+"""
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+
+REPO = Path(__file__).resolve().parents[3]
+ROLE = REPO / "roles" / "traefik_route"
+FIXTURE = Path(__file__).parent / "traefik_fixture"
+TOKENS = {"alice": "ccp-" + "a" * 40, "bob": "ccp-" + "b" * 40}
+
+
+def render(template, **overrides):
+    loader = DataLoader()
+    variables = {**loader.load_from_file(str(ROLE / "defaults/main.yml"), trusted_as_template=True),
+                 **loader.load_from_file(str(ROLE / "vars/main.yml"), trusted_as_template=True),
+                 "ansible_managed": "Ansible managed", "playbook_dir": "/work/inventory", **overrides}
+    source = (ROLE / "templates" / template).read_text()
+    return Templar(loader=loader, variables=variables).template(trust_as_template(source))
+
+
+def squeeze(rule):
+    return " ".join(rule.split())
+
+
+def test_dynamic_file_is_the_proven_fixture():
+    rendered = render("ccproxy.yml.j2", ccproxy_traefik_manage=True)
+    assert rendered.startswith("# Ansible managed (visiquate.ccproxy.traefik_route)\n")
+    mine, proven = yaml.safe_load(rendered), yaml.safe_load((FIXTURE / "ccproxy.yml").read_text())
+    for config in (mine, proven):
+        router = config["http"]["routers"]["ccproxy"]
+        router["rule"] = squeeze(router["rule"])
+    assert mine == proven
+
+
+def test_dynamic_file_follows_the_ports_priority_and_entrypoint():
+    config = yaml.safe_load(render("ccproxy.yml.j2", ccproxy_auth_port=9082, ccproxy_litellm_port=9081,
+                                   ccproxy_traefik_router_priority=42, ccproxy_traefik_entrypoint="websecure"))
+    http = config["http"]
+    assert http["routers"]["ccproxy"]["entryPoints"] == ["websecure"]
+    assert http["routers"]["ccproxy"]["priority"] == 42
+    assert http["middlewares"]["ccproxy-auth"]["forwardAuth"]["address"] == "http://127.0.0.1:9082/verify"
+    assert http["services"]["ccproxy-litellm"]["loadBalancer"]["servers"] == [{"url": "http://127.0.0.1:9081"}]
+
+
+def subset(small, big, path=""):
+    """Every key of `small` is in `big` with an equal value (recursively for mappings)."""
+    if isinstance(small, dict):
+        assert isinstance(big, dict), path
+        for key, value in small.items():
+            assert key in big, path + "/" + key
+            subset(value, big[key], path + "/" + key)
+    else:
+        assert small == big, path
+
+
+def test_static_config_is_the_proven_fixture_plus_the_logs():
+    config = yaml.safe_load(render("traefik.yml.j2", ccproxy_traefik_manage=True))
+    proven = yaml.safe_load((FIXTURE / "traefik.yml").read_text())
+    proven["providers"]["file"]["directory"] = "/Users/coder/ccproxy/traefik/dynamic"
+    subset(proven, config)
+    assert config["log"]["filePath"] == "/Users/coder/ccproxy/logs/traefik.log"
+    assert config["accessLog"]["filePath"] == "/Users/coder/ccproxy/logs/traefik-access.log"
+    assert config["accessLog"]["fields"]["headers"]["defaultMode"] == "drop"
+
+
+def test_static_config_keeps_the_api_on_loopback_whatever_the_ports():
+    config = yaml.safe_load(render("traefik.yml.j2", ccproxy_traefik_manage=True, ccproxy_traefik_port=9080,
+                                   ccproxy_traefik_api_port=9090))
+    assert config["entryPoints"]["web"]["address"] == ":9080"
+    assert config["entryPoints"]["traefik"]["address"] == "127.0.0.1:9090"
+    assert config["api"] == {"insecure": True, "dashboard": False}
+
+
+@pytest.mark.parametrize("manage, directory", [(True, "/Users/coder/ccproxy/traefik/dynamic"),
+                                               (False, "/opt/homebrew/etc/traefik/dynamic"),
+                                               ("false", "/opt/homebrew/etc/traefik/dynamic")])
+def test_one_rule_for_the_dynamic_directory(manage, directory):
+    loader = DataLoader()
+    variables = {**loader.load_from_file(str(ROLE / "defaults/main.yml"), trusted_as_template=True),
+                 **loader.load_from_file(str(ROLE / "vars/main.yml"), trusted_as_template=True),
+                 "ccproxy_traefik_manage": manage}
+    templar = Templar(loader=loader, variables=variables)
+    assert templar.template(trust_as_template("{{ _ccproxy_traefik_dynamic_dir }}")) == directory
+
+
+def load_verifier():
+    spec = importlib.util.spec_from_file_location("ccproxy_auth", ROLE / "files" / "ccproxy_auth.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_token_store_is_what_the_verifier_loads_and_holds_no_token():
+    clients = [{"name": name, "token": token} for name, token in TOKENS.items()]
+    rendered = render("tokens.json.j2", ccproxy_client_tokens=clients)
+    for token in TOKENS.values():
+        assert token not in rendered
+    assert json.loads(rendered)["tokens"] == [
+        {"name": name, "sha256": hashlib.sha256(token.encode()).hexdigest()} for name, token in TOKENS.items()]
+    store = load_verifier().TokenStore("unused")
+    store.tokens = store.parse(rendered.encode())
+    assert [store.lookup(token) for token in TOKENS.values()] == list(TOKENS)
+    assert store.lookup("ccp-" + "c" * 40) is None
+
+
+def test_the_allowlist_rule_names_each_path_once_and_nothing_else():
+    loader = DataLoader()
+    variables = loader.load_from_file(str(ROLE / "vars/main.yml"), trusted_as_template=True)
+    rule = Templar(loader=loader, variables=variables).template(trust_as_template("{{ _ccproxy_traefik_rule }}"))
+    assert rule.split(" || ") == ["Path(`%s`)" % path for path in variables["_ccproxy_traefik_paths"]]
