@@ -10,6 +10,39 @@ bin=.venv/bin
 lock="${TESTBED_LOCK:-/var/tmp/ccproxy-testbed.lock}"
 export ANSIBLE_HOME="${ANSIBLE_HOME:-$PWD/.cache/ansible-home}"
 
+# The lines a client needs, in .demo/ccproxy.env (0600: it holds the token). What is printed reads
+# the token from that file, so the token itself never reaches the terminal or a CI log.
+write_env() {
+  local host token_file=.cache/secrets/default/client-token env=.demo/ccproxy.env
+  host=$("$bin/python" tests/testbed/macs/inventory.py --list \
+    | "$bin/python" -c 'import json, sys; print(json.load(sys.stdin)["_meta"]["hostvars"]["mac1"]["ansible_host"])')
+  (
+    umask 077
+    mkdir -p .demo
+    {
+      echo "# make demo: source this file to point a client at the demo Mac's ccproxy."
+      echo "export ANTHROPIC_BASE_URL=http://$host:8080"
+      echo "export ANTHROPIC_AUTH_TOKEN=$(cat "$token_file")"
+      echo "export OPENAI_BASE_URL=http://$host:8080/v1"
+      echo "export OPENAI_API_KEY=$(cat "$token_file")"
+    } > "$env.tmp"
+    mv "$env.tmp" "$env"
+  )
+  local curl="curl -sS \$ANTHROPIC_BASE_URL/v1/messages -H \"Authorization: Bearer \$ANTHROPIC_AUTH_TOKEN\" -H 'content-type: application/json' -d '{\"model\": \"claude-sonnet-4-5-20250929\", \"max_tokens\": 64, \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}]}'"
+  # Run once exactly as shown: the demo ends only if what it tells the user to run works.
+  # shellcheck source=/dev/null
+  (. "$env"; eval "$curl" | grep -Eq '"type": ?"message"') || {
+    echo "demo: the curl below did not get a message back through ccproxy" >&2
+    echo "  $curl" >&2
+    exit 1
+  }
+  echo
+  echo "Point a client at it (the token is in $env, mode 0600):"
+  echo "  . $env"
+  echo "  claude    # Claude Code reads ANTHROPIC_BASE_URL and ANTHROPIC_AUTH_TOKEN"
+  echo "  $curl"
+}
+
 case "${1:-}" in
   up)
     if [ "$(uname -s)" = Darwin ]; then
@@ -18,6 +51,7 @@ case "${1:-}" in
     tests/tools/host-packages.sh
     # molecule's converge sequence: create the Mac, prepare its stand-ins, run the site play.
     flock "$lock" "$bin/molecule" converge --scenario-name default
+    write_env
     echo
     echo "The demo Mac is up: $bin/python tests/testbed/macs/macs.py status"
     echo "Log in to it:        $bin/python tests/testbed/macs/macs.py shell mac1"
