@@ -4,9 +4,10 @@
 set -euo pipefail
 
 # sshd per test-bed Mac, network namespaces (iproute2, util-linux's unshare/nsenter), sudo for
-# the Ansible user, python3-venv for the hosts' venvs, ShellCheck for ansible-test's sanity test
+# the Ansible user, python3-venv for the hosts' venvs, lsof (macOS has it: preflight asks it who
+# holds a port), ShellCheck for ansible-test's sanity test
 # of that name.
-PACKAGES=(openssh-server openssh-client iproute2 util-linux sudo python3-venv shellcheck make git)
+PACKAGES=(openssh-server openssh-client iproute2 util-linux sudo python3-venv lsof shellcheck make git)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -1,0 +1,249 @@
+# Copyright (c) 2026, VisiQuate ccproxy maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The traefik_route role end to end on one test-bed Mac, with a managed Traefik, as clients see it.
+
+The tests run in file order on one Mac and build on each other. The bed is one per machine and
+shared with other sessions: the module fixture holds /var/tmp/ccproxy-testbed.lock (the lock
+`flock(1)` takes) from `macs.py up` to `macs.py down`. Requests go from the controller to the
+Mac's address, through Traefik, the verifier and LiteLLM to the Ollama stand-in. Client tokens
+are fresh per run and passed as extra variables. Run with -s to see the timings.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import secrets
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent / "traefik_route"
+MACS = [sys.executable, str(REPO / "tests/testbed/macs/macs.py")]
+INVENTORY = ["-i", str(REPO / "tests/testbed/macs/inventory.py"), "-i", str(HERE / "hosts.yml")]
+LOCK = "/var/tmp/ccproxy-testbed.lock"
+ROOT = "/Users/coder/ccproxy"
+URL = "http://198.18.0.11:8080"
+AUTH_JOB = "gui/501/com.visiquate.ccproxy.auth"
+ALIASES = {"claude-3-5-sonnet", "gpt-4"}
+TOKENS = {"alice": "ccp-" + secrets.token_urlsafe(30), "bob": "ccp-" + secrets.token_urlsafe(30)}
+TIMINGS = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def bed():
+    with open(LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run(MACS + ["up", "1"], check=True, timeout=120)
+        try:
+            yield
+        finally:
+            subprocess.run(MACS + ["down"], check=True, timeout=120)
+            print("\ntimings (s): " + ", ".join("%s %.1f" % item for item in TIMINGS.items()))
+
+
+@pytest.fixture(scope="module")
+def secrets_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("controller") / "secrets"
+
+
+def ansible_playbook(name, playbook, *args, rc=0, env=None):
+    """Run a playbook against mac1; return its output and the recap's counts for mac1."""
+    env = dict(os.environ, ANSIBLE_HOME=str(REPO / ".cache/ansible-home"), ANSIBLE_NOCOLOR="1", **(env or {}))
+    argv = [str(REPO / ".venv/bin/ansible-playbook"), *INVENTORY, str(playbook), *args]
+    start = time.monotonic()
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
+    TIMINGS[name] = time.monotonic() - start
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == rc, out
+    recap = re.search(r"^mac1\s+:\s+(.*)$", out, re.MULTILINE)
+    assert recap, out
+    return out, dict((key, int(value)) for key, value in re.findall(r"(\w+)=(\d+)", recap.group(1)))
+
+
+def play(name, clients, *args, secrets_dir=None):
+    """converge.yml with these client tokens (name -> token) as the inventory's."""
+    extra = {"ccproxy_client_tokens": [{"name": n, "token": t} for n, t in clients.items()]}
+    if secrets_dir:
+        extra["ccproxy_secrets_dir"] = str(secrets_dir)
+    return ansible_playbook(name, HERE / "converge.yml", "-e", json.dumps(extra), *args)
+
+
+def on_mac(*argv):
+    proc = subprocess.run(MACS + ["shell", "mac1", *argv], capture_output=True, text=True, timeout=120, check=False)
+    return proc.returncode, proc.stdout.strip()
+
+
+def verifier_pid():
+    rc, out = on_mac("launchctl", "print", AUTH_JOB)
+    found = re.search(r"^\s*pid = (\d+)$", out, re.MULTILINE)
+    assert rc == 0 and found, out
+    return int(found.group(1))
+
+
+def get(path, token=None, header="bearer", **kwargs):
+    headers = {}
+    if token and header == "bearer":
+        headers["Authorization"] = "Bearer " + token
+    elif token:
+        headers["x-api-key"] = token
+    return requests.get(URL + path, headers=headers, timeout=10, **kwargs)
+
+
+def assert_refused(response):
+    assert response.status_code == 401, (response.status_code, response.text)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.json()["error"]["type"] == "authentication_error"
+
+
+def test_prepare_the_mac():
+    ansible_playbook("prepare", REPO / "extensions/molecule/shared/prepare.yml",
+                     env={"MOLECULE_PROJECT_DIRECTORY": str(REPO)})
+
+
+def test_first_run_deploys_the_route():
+    out, recap = play("first run", TOKENS)
+    assert recap["changed"] > 0 and recap["failed"] == 0, out
+    assert "client token file=[]" in out  # tokens were given: none generated
+    # Files: root's, nothing secret readable by others, hashes only in the store.
+    assert on_mac("stat", "-c", "%U:%G %a", ROOT + "/auth/tokens.json") == (0, "root:root 644")
+    assert on_mac("stat", "-c", "%U:%G %a", ROOT + "/bin/ccproxy_auth.py") == (0, "root:root 644")
+    assert on_mac("stat", "-c", "%U:%G %a", ROOT + "/traefik/traefik.yml") == (0, "root:root 644")
+    store = json.loads(on_mac("cat", ROOT + "/auth/tokens.json")[1])
+    assert [entry["name"] for entry in store["tokens"]] == ["alice", "bob"]
+    assert not any(token in json.dumps(store) for token in TOKENS.values())
+    assert on_mac("test", "-x", "%s/venvs/traefik-3.7.15/bin/traefik" % ROOT)[0] == 0
+
+
+def test_no_or_wrong_token_is_refused():
+    assert_refused(get("/v1/models"))
+    assert_refused(get("/v1/models", "ccp-" + secrets.token_urlsafe(30)))
+    assert_refused(get("/v1/models", "ccp-" + secrets.token_urlsafe(30), header="x-api-key"))
+    assert_refused(get("/v1/models", TOKENS["alice"] + "x"))
+
+
+def test_a_good_token_lists_the_models_by_bearer_and_by_api_key():
+    for header in ("bearer", "x-api-key"):
+        response = get("/v1/models", TOKENS["alice"], header=header)
+        assert response.status_code == 200, (header, response.text)
+        assert ALIASES <= {model["id"] for model in response.json()["data"]}
+
+
+def test_paths_off_the_allowlist_are_not_found_even_with_a_good_token():
+    for path in ("/health", "/v1/model/info", "/key/generate", "/"):
+        assert get(path, TOKENS["alice"]).status_code == 404, path
+
+
+def test_a_completion_reaches_ollama():
+    response = requests.post(URL + "/v1/chat/completions", timeout=60,
+                             headers={"Authorization": "Bearer " + TOKENS["bob"]},
+                             json={"model": "gpt-4", "messages": [{"role": "user", "content": "Say hi"}]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["choices"][0]["message"]["content"]
+    assert "llama3.2" in body["model"] or body["model"] == "gpt-4", body
+
+
+def test_logs_name_clients_and_hold_no_token():
+    _rc, log = on_mac("cat", ROOT + "/logs/auth.log", ROOT + "/logs/traefik-access.log")
+    assert '"client":"alice"' in log and '"client":"bob"' in log
+    master_key = on_mac("cat", ROOT + "/auth/master.key")[1]
+    assert master_key.startswith("sk-")
+    for secret in list(TOKENS.values()) + [master_key]:
+        assert secret not in log
+
+
+def test_a_revoked_token_is_refused_without_restarting_the_verifier():
+    pid = verifier_pid()
+    _out, recap = play("revoke bob", {"alice": TOKENS["alice"]})
+    assert recap["changed"] > 0
+    start = time.monotonic()
+    while get("/v1/models", TOKENS["bob"]).status_code != 401:
+        assert time.monotonic() - start < 5, "bob's token still works 5 s after the run"
+        time.sleep(0.1)
+    TIMINGS["revocation seen after"] = time.monotonic() - start
+    assert_refused(get("/v1/models", TOKENS["bob"], header="x-api-key"))
+    assert get("/v1/models", TOKENS["alice"]).status_code == 200
+    assert verifier_pid() == pid
+
+
+def test_second_run_changes_nothing():
+    _out, recap = play("no-op", {"alice": TOKENS["alice"]})
+    assert recap["changed"] == 0, recap
+    print("\nno-op run: %s" % recap)
+
+
+def test_check_diff_changes_nothing_and_shows_no_secret():
+    out, recap = play("no-op --check --diff", {"alice": TOKENS["alice"]}, "--check", "--diff")
+    assert recap["changed"] == 0, out
+    master_key = on_mac("cat", ROOT + "/auth/master.key")[1]
+    for secret in list(TOKENS.values()) + [master_key]:
+        assert secret not in out
+
+
+def test_with_no_tokens_one_is_generated_on_the_controller_and_works(secrets_dir):
+    out, recap = play("generated token", {}, secrets_dir=secrets_dir)
+    token_file = secrets_dir / "client-token"
+    assert "client token file=[%s]" % token_file in out
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
+    token = token_file.read_text().strip()
+    assert re.fullmatch(r"ccp-[A-Za-z0-9_-]{40}", token)
+    assert token not in out
+    assert recap["changed"] > 0
+    start = time.monotonic()
+    while get("/v1/models", token).status_code != 200:
+        assert time.monotonic() - start < 5, "the generated token does not work"
+        time.sleep(0.1)
+    assert_refused(get("/v1/models", TOKENS["alice"]))
+    # Kept, not generated again: a new token would change the store.
+    out, recap = play("generated token, --check --diff", {}, "--check", "--diff", secrets_dir=secrets_dir)
+    assert recap["changed"] == 0, out
+    assert token_file.read_text().strip() == token and token not in out
+
+
+def preflight(name, *args, rc=0):
+    """site.yml's preflight alone: it must change nothing, pass or fail."""
+    out, recap = ansible_playbook(name, REPO / "site.yml", "--tags", "preflight", *args, rc=rc)
+    assert recap["changed"] == 0, out
+    return out
+
+
+def test_preflight_accepts_ports_held_by_ccproxy_itself():
+    preflight("preflight, converged")
+
+
+def test_preflight_names_a_port_held_by_another_program():
+    # A listener that is not ccproxy's, on the port LiteLLM is about to be moved to.
+    rc, pid = on_mac("sh", "-c", "python3 -m http.server 8097 --bind 127.0.0.1 >/dev/null 2>&1 & echo $!")
+    assert rc == 0, pid
+    try:
+        start = time.monotonic()
+        while on_mac("lsof", "-t", "-iTCP:8097", "-sTCP:LISTEN")[1] != pid:
+            assert time.monotonic() - start < 10, "the stand-in listener did not start"
+            time.sleep(0.1)
+        out = preflight("preflight, port taken", "-e", "ccproxy_litellm_port=8097", rc=2)
+        assert "Port 8097 (ccproxy_litellm_port) on mac1 is taken by python3 -m http.server 8097" in out
+    finally:
+        on_mac("kill", pid)
+
+
+def test_preflight_in_agent_mode_needs_the_users_gui_session():
+    assert on_mac("launchctl", "x-standin", "gui-session", "501", "off")[0] == 0
+    try:
+        out = preflight("preflight, no GUI session", rc=2)
+        assert "coder (uid 501) has no GUI login session on mac1" in out
+        assert "set ccproxy_launchd_mode to daemon" in out
+        # Daemon mode needs no login; its ports are free while the agents are logged out.
+        preflight("preflight, no GUI session, daemon mode", "-e", "ccproxy_launchd_mode=daemon")
+    finally:
+        assert on_mac("launchctl", "x-standin", "gui-session", "501", "on")[0] == 0
