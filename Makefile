@@ -21,7 +21,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 TESTBED_LOCK ?= /var/tmp/ccproxy-testbed.lock
 SCENARIOS    := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard extensions/molecule/*/molecule.yml))))
 
-.PHONY: help setup requirements lint sanity units integration molecule test demo demo-down bench clean
+.PHONY: help setup requirements variables lint sanity units integration molecule test demo demo-down bench clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,10 @@ lint: setup ## ansible-lint (production profile), yamllint, and Python 3.9 for w
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint
 	$(BIN)/vermin -t=3.9- --no-tips --violations --quiet plugins/ $(wildcard roles/*/files/*.py)
+	$(BIN)/python tests/tools/variables.py check
+
+variables: setup ## Regenerate docs/variables.md and inventory/group_vars/ from the roles' argument specs.
+	$(BIN)/python tests/tools/variables.py write
 
 sanity: setup ## ansible-test sanity, offline, in a temporary ansible_collections tree.
 	tests/tools/sanity.sh
