@@ -69,8 +69,8 @@ def markdown(found):
         default = option.get("default")
         shown = "" if default is None else "`%s`" % yaml.safe_dump(default, default_flow_style=True, width=1000).strip()
         shown = shown.replace("\n...", "").replace("|", "\\|")
-        out.append("| [`%s`](#%s) | %s | %s | %s |" % (name, name, option.get("type", "str"), shown,
-                                                        ", ".join(item["roles"])))
+        roles = ", ".join(item["roles"])
+        out.append("| [`%s`](#%s) | %s | %s | %s |" % (name, name, option.get("type", "str"), shown, roles))
     for name, item in found.items():
         option = item["option"]
         out += ["", "## %s" % name, ""]
