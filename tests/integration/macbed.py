@@ -1,0 +1,63 @@
+# Copyright (c) 2026, VisiQuate ccproxy maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What the integration tests share: one test-bed Mac, playbooks run against it, commands on it.
+
+The bed is one per machine: `session()` holds /var/tmp/ccproxy-testbed.lock (the lock `flock(1)`
+takes, so make targets and molecule wait for it) from `macs.py up` to `macs.py down`, and refuses
+a bed it did not bring up: a converged Mac left by someone else would make the tests lie.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+MACS = [sys.executable, str(REPO / "tests/testbed/macs/macs.py")]
+LOCK = "/var/tmp/ccproxy-testbed.lock"
+BED_INVENTORY = str(REPO / "tests/testbed/macs/inventory.py")
+ROOT = "/Users/coder/ccproxy"
+
+
+@contextlib.contextmanager
+def session(timings):
+    """One fresh Mac (mac1) for the duration; prints the recorded timings at the end."""
+    with open(LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        status = subprocess.run(MACS + ["status"], capture_output=True, text=True, timeout=60, check=False)
+        if "mac1" in status.stdout:
+            raise RuntimeError("a test bed is already up (make demo-down, or macs.py down): "
+                               "these tests need a Mac they created")
+        subprocess.run(MACS + ["up", "1"], check=True, timeout=120)
+        try:
+            yield
+        finally:
+            subprocess.run(MACS + ["down"], check=True, timeout=120)
+            print("\ntimings (s): " + ", ".join("%s %.1f" % item for item in timings.items()))
+
+
+def ansible_playbook(timings, name, inventory, playbook, *args, rc=0, env=None):
+    """Run a playbook against the bed with `inventory` (after the bed's own); (output, mac1's recap)."""
+    env = dict(os.environ, ANSIBLE_HOME=str(REPO / ".cache/ansible-home"), ANSIBLE_NOCOLOR="1", **(env or {}))
+    argv = [str(REPO / ".venv/bin/ansible-playbook"), "-i", BED_INVENTORY, "-i", str(inventory), str(playbook), *args]
+    start = time.monotonic()
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
+    timings[name] = time.monotonic() - start
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == rc, out
+    recap = re.search(r"^mac1\s+:\s+(.*)$", out, re.MULTILINE)
+    assert recap, out
+    return out, dict((key, int(value)) for key, value in re.findall(r"(\w+)=(\d+)", recap.group(1)))
+
+
+def on_mac(*argv):
+    """Run a command on mac1 as root; (exit code, stripped standard output)."""
+    proc = subprocess.run(MACS + ["shell", "mac1", *argv], capture_output=True, text=True, timeout=120, check=False)
+    return proc.returncode, proc.stdout.strip()
