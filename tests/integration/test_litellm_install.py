@@ -11,57 +11,28 @@ shared with other sessions: the module fixture holds /var/tmp/ccproxy-testbed.lo
 
 from __future__ import annotations
 
-import fcntl
-import os
-import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from macbed import ROOT, ansible_playbook, on_mac, session
+
 HERE = Path(__file__).resolve().parent / "litellm_install"
-MACS = [sys.executable, str(REPO / "tests/testbed/macs/macs.py")]
-LOCK = "/var/tmp/ccproxy-testbed.lock"
 # 1.108.6 differs from 1.108.7 in litellm alone (one wheel to fetch); 1.108.8 does not resolve: it
 # pins a litellm-enterprise release the package index does not have.
 PIN, OTHER_PIN = "1.108.7", "1.108.6"
-ROOT = "/Users/coder/ccproxy"
 TIMINGS = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
 def bed():
-    with open(LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        subprocess.run(MACS + ["up", "1"], check=True, timeout=120)
-        try:
-            yield
-        finally:
-            subprocess.run(MACS + ["down"], check=True, timeout=120)
-            print("\ntimings (s): " + ", ".join("%s %.1f" % item for item in TIMINGS.items()))
+    with session(TIMINGS):
+        yield
 
 
 def play(name, *args, rc=0):
     """Run converge.yml; return its output and the recap's counts for mac1."""
-    env = dict(os.environ, ANSIBLE_HOME=str(REPO / ".cache/ansible-home"), ANSIBLE_NOCOLOR="1")
-    argv = [str(REPO / ".venv/bin/ansible-playbook"), "-i", str(REPO / "tests/testbed/macs/inventory.py"),
-            "-i", str(HERE / "hosts.yml"), str(HERE / "converge.yml"), *args]
-    start = time.monotonic()
-    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
-    TIMINGS[name] = time.monotonic() - start
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == rc, out
-    recap = re.search(r"^mac1\s+:\s+(.*)$", out, re.MULTILINE)
-    assert recap, out
-    return out, dict((key, int(value)) for key, value in re.findall(r"(\w+)=(\d+)", recap.group(1)))
-
-
-def on_mac(*argv):
-    proc = subprocess.run(MACS + ["shell", "mac1", *argv], capture_output=True, text=True, timeout=120, check=False)
-    return proc.returncode, proc.stdout.strip()
+    return ansible_playbook(TIMINGS, name, HERE / "hosts.yml", HERE / "converge.yml", *args, rc=rc)
 
 
 def test_known_bad_pin_fails_before_any_change():
