@@ -12,26 +12,20 @@ are fresh per run and passed as extra variables. Run with -s to see the timings.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
 import secrets
 import stat
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-REPO = Path(__file__).resolve().parents[2]
+from macbed import REPO, ROOT, on_mac, session
+import macbed
+
 HERE = Path(__file__).resolve().parent / "traefik_route"
-MACS = [sys.executable, str(REPO / "tests/testbed/macs/macs.py")]
-INVENTORY = ["-i", str(REPO / "tests/testbed/macs/inventory.py"), "-i", str(HERE / "hosts.yml")]
-LOCK = "/var/tmp/ccproxy-testbed.lock"
-ROOT = "/Users/coder/ccproxy"
 URL = "http://198.18.0.11:8080"
 AUTH_JOB = "gui/501/com.visiquate.ccproxy.auth"
 ALIASES = {"claude-3-5-sonnet", "gpt-4"}
@@ -41,14 +35,8 @@ TIMINGS = {}
 
 @pytest.fixture(scope="module", autouse=True)
 def bed():
-    with open(LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        subprocess.run(MACS + ["up", "1"], check=True, timeout=120)
-        try:
-            yield
-        finally:
-            subprocess.run(MACS + ["down"], check=True, timeout=120)
-            print("\ntimings (s): " + ", ".join("%s %.1f" % item for item in TIMINGS.items()))
+    with session(TIMINGS):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -58,16 +46,7 @@ def secrets_dir(tmp_path_factory):
 
 def ansible_playbook(name, playbook, *args, rc=0, env=None):
     """Run a playbook against mac1; return its output and the recap's counts for mac1."""
-    env = dict(os.environ, ANSIBLE_HOME=str(REPO / ".cache/ansible-home"), ANSIBLE_NOCOLOR="1", **(env or {}))
-    argv = [str(REPO / ".venv/bin/ansible-playbook"), *INVENTORY, str(playbook), *args]
-    start = time.monotonic()
-    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
-    TIMINGS[name] = time.monotonic() - start
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == rc, out
-    recap = re.search(r"^mac1\s+:\s+(.*)$", out, re.MULTILINE)
-    assert recap, out
-    return out, dict((key, int(value)) for key, value in re.findall(r"(\w+)=(\d+)", recap.group(1)))
+    return macbed.ansible_playbook(TIMINGS, name, HERE / "hosts.yml", playbook, *args, rc=rc, env=env)
 
 
 def play(name, clients, *args, secrets_dir=None):
@@ -76,11 +55,6 @@ def play(name, clients, *args, secrets_dir=None):
     if secrets_dir:
         extra["ccproxy_secrets_dir"] = str(secrets_dir)
     return ansible_playbook(name, HERE / "converge.yml", "-e", json.dumps(extra), *args)
-
-
-def on_mac(*argv):
-    proc = subprocess.run(MACS + ["shell", "mac1", *argv], capture_output=True, text=True, timeout=120, check=False)
-    return proc.returncode, proc.stdout.strip()
 
 
 def verifier_pid():
@@ -160,6 +134,23 @@ def test_logs_name_clients_and_hold_no_token():
     assert master_key.startswith("sk-")
     for secret in list(TOKENS.values()) + [master_key]:
         assert secret not in log
+
+
+def test_traefik_reopens_its_logs_on_the_signal_newsyslog_sends():
+    # newsyslog renames the log, then signals the PID in logs/traefik.pid (layout's entry).
+    rc, job = on_mac("launchctl", "print", "gui/501/com.visiquate.ccproxy.traefik")
+    found = re.search(r"^\s*pid = (\d+)$", job, re.MULTILINE)
+    assert rc == 0 and found, job
+    assert on_mac("cat", ROOT + "/logs/traefik.pid") == (0, found.group(1))
+    log = ROOT + "/logs/traefik-access.log"
+    assert on_mac("mv", log, log + ".0")[0] == 0
+    assert on_mac("kill", "-USR1", found.group(1))[0] == 0
+    start = time.monotonic()
+    while on_mac("test", "-s", log)[0] != 0:
+        assert time.monotonic() - start < 10, "Traefik did not reopen its access log after SIGUSR1"
+        assert get("/v1/models", TOKENS["alice"]).status_code == 200
+        time.sleep(0.2)
+    assert on_mac("stat", "-c", "%U", log) == (0, "coder")
 
 
 def test_a_revoked_token_is_refused_without_restarting_the_verifier():
