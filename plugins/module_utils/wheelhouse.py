@@ -107,6 +107,18 @@ def pip_target_args(target):
     return args
 
 
+def explain_pip_failure(stderr, target):
+    """A sentence saying what a failed pip run means for the target, or '' when it is not known."""
+    missing = re.findall(r"No matching distribution found for (\S+)", stderr)
+    if not missing:
+        return ""
+    return ("No wheel of %s for this Mac (%s %s on %s) is on the package index, so it cannot be "
+            "installed there offline. Pin a release whose dependencies publish wheels for that "
+            "platform, or serve this Mac a wheel of your own through an extra index."
+            % (missing[-1], target["implementation_name"], target["python_full_version"],
+               ", ".join(pip_platforms(target))))
+
+
 def marker_environment(target):
     """The PEP 508 environment of the target, as ``Marker.evaluate`` takes it."""
     return dict((key, target[key]) for key in MARKER_KEYS)

@@ -200,6 +200,7 @@ class Pip:
 
     def __init__(self, module, target):
         self.module = module
+        self.target = target
         self.target_args = wh.pip_target_args(target)
         params = module.params
         self.index_args = ["--index-url", params["index_url"]] if params["index_url"] else []
@@ -223,8 +224,9 @@ class Pip:
         rc, out, err = self.module.run_command(argv, environ_update=PIP_ENVIRON)
         if rc != 0:
             tail = "\n".join(err.strip().splitlines()[-5:])
-            self.module.fail_json(msg="pip %s failed (rc %d): %s" % (args[0], rc, tail), cmd=argv, rc=rc,
-                                  stdout=out, stderr=err)
+            why = wh.explain_pip_failure(err, self.target)
+            self.module.fail_json(msg="%spip %s failed (rc %d): %s" % (why + " " if why else "", args[0], rc, tail),
+                                  cmd=argv, rc=rc, stdout=out, stderr=err)
         return out
 
     def resolve(self, requirements, workdir):

@@ -236,3 +236,18 @@ def test_pin_lines_pin_versions_extras_and_hashes():
     assert wh.pin_lines(reached, RESOLVED) == ["h11==0.16.0", "uvicorn[standard]==0.35.0"]
     assert wh.pin_lines(reached, RESOLVED, {"uvicorn": "aa", "h11": "bb"}) == [
         "h11==0.16.0 --hash=sha256:bb", "uvicorn[standard]==0.35.0 --hash=sha256:aa"]
+
+
+def test_explain_pip_failure_names_the_missing_wheel_and_the_platform():
+    stderr = ("ERROR: Could not find a version that satisfies the requirement cryptography<51.0,>=49.0.0 "
+              "(from litellm[proxy]) (from versions: 47.0.0, 48.0.1)\n"
+              "ERROR: No matching distribution found for cryptography<51.0,>=49.0.0\n")
+    intel = dict(MAC, platform_machine="x86_64", macos="14.6")
+    assert wh.explain_pip_failure(stderr, intel) == (
+        "No wheel of cryptography<51.0,>=49.0.0 for this Mac (cpython 3.12.7 on macosx_14_0_x86_64) is on the "
+        "package index, so it cannot be installed there offline. Pin a release whose dependencies publish wheels "
+        "for that platform, or serve this Mac a wheel of your own through an extra index.")
+
+
+def test_explain_pip_failure_says_nothing_it_does_not_know():
+    assert wh.explain_pip_failure("ERROR: HTTP error 503 while getting https://index/simple/x/", MAC) == ""
