@@ -228,6 +228,11 @@ def test_preflight_names_a_port_held_by_another_program():
         on_mac("kill", pid)
 
 
+def test_preflight_finds_no_python_before_any_change():
+    out = preflight("preflight, no Python", "-e", "ccproxy_python=/nonexistent/python3", rc=2)
+    assert "No Python >= 3.10 and < 3.15 on mac1" in out
+
+
 def test_preflight_in_agent_mode_needs_the_users_gui_session():
     assert on_mac("launchctl", "x-standin", "gui-session", "501", "off")[0] == 0
     try:
