@@ -81,8 +81,8 @@ demo: setup ## Bring up one test-bed Mac (or use localhost on a Mac) and run sit
 demo-down: ## Tear the demo down, leaving the machine as it was.
 	tests/tools/demo.sh down
 
-bench: setup ## Benchmarks: scripts that print figures (the benchmark issue fills this in).
-	@echo "No benchmarks yet: see the benchmark issue (E)."
+bench: setup ## Figures from the demo Mac (brought up if needed): gateway overhead, verifier, memory. BENCH_QUICK=1 for a short run.
+	bench/run.sh
 
 clean: demo-down ## Remove local toolchain, caches and build output.
 	rm -rf $(VENV) .cache tests/output

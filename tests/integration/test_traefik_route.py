@@ -16,11 +16,13 @@ import json
 import re
 import secrets
 import stat
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from macbed import REPO, ROOT, on_mac, session
 import macbed
@@ -243,3 +245,82 @@ def test_preflight_in_agent_mode_needs_the_users_gui_session():
         preflight("preflight, no GUI session, daemon mode", "-e", "ccproxy_launchd_mode=daemon")
     finally:
         assert on_mac("launchctl", "x-standin", "gui-session", "501", "on")[0] == 0
+
+
+# A pin change on a serving Mac: the new release is tried on a port of its own, then switched to.
+# To the release before the deployed one (one wheel apart): the path an upgrade takes. A failed
+# trial must leave the deployed release serving; the good change is measured from a client's
+# side, requests sent through Traefik in a loop during the run (the benchmark issue sets the goal).
+DEPLOYED = yaml.safe_load((REPO / "roles/litellm_install/defaults/main.yml").read_text())["ccproxy_litellm_version"]
+OTHER = "1.108.6"
+TRIAL_PLIST = "/Users/coder/Library/LaunchAgents/com.visiquate.ccproxy.trial.plist"
+
+
+def serving_release():
+    """The release behind the job's venv link, and the status of a completion through Traefik."""
+    link = on_mac("readlink", ROOT + "/venv")[1]
+    response = requests.post(URL + "/v1/chat/completions", headers={"Authorization": "Bearer " + TOKENS["alice"]},
+                             json={"model": "gpt-4", "messages": [{"role": "user", "content": "which?"}]}, timeout=30)
+    return link.rsplit("litellm-", 1)[-1], response.status_code
+
+
+def trial_left_behind():
+    return (on_mac("launchctl", "print", "gui/501/com.visiquate.ccproxy.trial")[0] == 0
+            or on_mac("test", "-e", TRIAL_PLIST)[0] == 0)
+
+
+def test_a_failed_trial_leaves_the_deployed_release_serving():
+    # LiteLLM needs seconds to start: a one-second deadline makes the trial fail for a real reason.
+    out, _recap = ansible_playbook("pin change, trial too slow", HERE / "converge.yml", "-e", json.dumps(
+        {"ccproxy_client_tokens": [{"name": "alice", "token": TOKENS["alice"]}], "ccproxy_litellm_version": OTHER,
+         "ccproxy_litellm_start_timeout_seconds": 1}), rc=2)
+    assert "LiteLLM %s failed its trial on 127.0.0.1:8083" % OTHER in out, out
+    assert "LiteLLM %s keeps serving" % DEPLOYED in out
+    assert serving_release() == (DEPLOYED, 200)
+    assert not trial_left_behind()
+    # The new venv stays for the next run, beside the one in use.
+    assert on_mac("test", "-x", "%s/venvs/litellm-%s/bin/litellm" % (ROOT, OTHER))[0] == 0
+
+
+def test_check_mode_reports_the_switch_and_makes_none():
+    out, recap = play("pin change --check", {"alice": TOKENS["alice"]}, "-e", "ccproxy_litellm_version=" + OTHER,
+                      "--check")
+    assert recap["changed"] > 0 and recap["failed"] == 0, out
+    assert serving_release() == (DEPLOYED, 200)
+    assert not trial_left_behind()
+
+
+def test_a_pin_change_switches_after_its_trial_and_reports_the_outage():
+    stop, results = threading.Event(), []
+
+    def client_loop():
+        session = requests.Session()
+        deadline = time.monotonic() + 600  # bounded in time, and in count below
+        while not stop.is_set() and time.monotonic() < deadline and len(results) < 20000:
+            try:
+                status = session.post(URL + "/v1/chat/completions", timeout=10,
+                                      headers={"Authorization": "Bearer " + TOKENS["alice"]},
+                                      json={"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}]}).status_code
+            except requests.RequestException as exc:
+                status = type(exc).__name__
+            results.append(status)
+            time.sleep(0.05)
+
+    loop = threading.Thread(target=client_loop)
+    loop.start()
+    try:
+        out, recap = play("pin change", {"alice": TOKENS["alice"]}, "-e", "ccproxy_litellm_version=" + OTHER)
+    finally:
+        stop.set()
+        loop.join()
+    assert recap["failed"] == 0 and recap["changed"] > 0, out
+    outage = re.search(r"LiteLLM %s -> %s on mac1: not answering for at most ([0-9.]+) s" % (DEPLOYED, OTHER), out)
+    assert outage, out
+    assert serving_release() == (OTHER, 200)
+    assert not trial_left_behind()
+    failed = [status for status in results if status != 200]
+    assert len(results) > 50, "the client loop hardly ran"
+    print("\npin change %s -> %s: outage reported %s s; client requests %d, failed %d (%s)"
+          % (DEPLOYED, OTHER, outage.group(1), len(results), len(failed), sorted(set(map(str, failed)))))
+    _out, recap = play("pin change, no-op", {"alice": TOKENS["alice"]}, "-e", "ccproxy_litellm_version=" + OTHER)
+    assert recap["changed"] == 0, recap

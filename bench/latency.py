@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+# Copyright (c) 2026, VisiQuate ccproxy maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What Traefik and the token verifier add to a request, measured on the Mac itself (stdlib only).
+
+Runs inside a deployed Mac (bench/run.sh starts it there with the Mac's own python3), so that the
+direct path (LiteLLM on 127.0.0.1:<litellm port>, with the master key) and the client path
+(Traefik on 127.0.0.1:<traefik port>, with a client token) differ only by ccproxy's hops. The
+two are measured in alternating rounds on kept-alive connections, so that noise hits both alike.
+Prints one JSON object: P6 (added p50 per API), P7 (added time to first streamed byte), P9 (the
+verifier alone), each with its spread over the rounds. Every loop is bounded in count.
+"""
+
+import argparse
+import http.client
+import json
+import statistics
+import sys
+import time
+
+BODIES = {
+    "/v1/chat/completions": {"model": "gpt-4", "max_tokens": 8, "messages": [{"role": "user", "content": "bench"}]},
+    "/v1/messages": {"model": "claude-3-5-sonnet", "max_tokens": 8,
+                     "messages": [{"role": "user", "content": "bench"}]},
+}
+
+
+def quantile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Client:
+    """One kept-alive connection; timings in milliseconds."""
+
+    def __init__(self, port, headers):
+        self.port, self.headers = port, headers
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def post(self, path, body, first_byte=False):
+        data = json.dumps(body).encode()
+        headers = dict(self.headers, **{"Content-Type": "application/json"})
+        start = time.perf_counter()
+        self.conn.request("POST", path, body=data, headers=headers)
+        response = self.conn.getresponse()
+        if first_byte:
+            response.read(1)
+            elapsed = time.perf_counter() - start
+            response.read()
+        else:
+            response.read()
+            elapsed = time.perf_counter() - start
+        if response.status != 200:
+            raise SystemExit("%s on port %d answered %d" % (path, self.port, response.status))
+        return elapsed * 1000.0
+
+    def get(self, path, headers):
+        start = time.perf_counter()
+        self.conn.request("GET", path, headers=headers)
+        response = self.conn.getresponse()
+        response.read()
+        return (time.perf_counter() - start) * 1000.0, response.status
+
+
+def compare(direct, via, path, body, rounds, per_round, first_byte=False):
+    """Median over rounds of (via p50 - direct p50), with the rounds' spread."""
+    added, direct_p50, via_p50 = [], [], []
+    for _ in range(rounds):
+        d = [direct.post(path, body, first_byte) for _ in range(per_round)]
+        v = [via.post(path, body, first_byte) for _ in range(per_round)]
+        direct_p50.append(statistics.median(d))
+        via_p50.append(statistics.median(v))
+        added.append(via_p50[-1] - direct_p50[-1])
+    return {"added_ms_median": round(statistics.median(added), 3),
+            "added_ms_min": round(min(added), 3), "added_ms_max": round(max(added), 3),
+            "direct_p50_ms": round(statistics.median(direct_p50), 3),
+            "via_p50_ms": round(statistics.median(via_p50), 3)}
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--litellm-port", type=int, default=8081)
+    parser.add_argument("--traefik-port", type=int, default=8080)
+    parser.add_argument("--auth-port", type=int, default=8082)
+    parser.add_argument("--master-key-file", required=True)
+    parser.add_argument("--token-file", required=True)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--per-round", type=int, default=200)
+    args = parser.parse_args(argv[1:])
+    with open(args.master_key_file) as f:
+        master_key = f.read().strip()
+    with open(args.token_file) as f:
+        token = f.read().strip()
+    direct = Client(args.litellm_port, {"Authorization": "Bearer " + master_key})
+    via = Client(args.traefik_port, {"Authorization": "Bearer " + token})
+    for path, body in BODIES.items():  # warm both paths (connections, LiteLLM's caches)
+        for _ in range(20):
+            direct.post(path, body)
+            via.post(path, body)
+
+    results = {"rounds": args.rounds, "per_round": args.per_round}
+    for path, body in BODIES.items():
+        results["P6 " + path] = compare(direct, via, path, body, args.rounds, args.per_round)
+        results["P7 " + path] = compare(direct, via, path, dict(body, stream=True), args.rounds,
+                                        max(10, args.per_round // 4), first_byte=True)
+
+    verifier = Client(args.auth_port, {})
+    samples = []
+    for _ in range(args.rounds * args.per_round):
+        elapsed, status = verifier.get("/verify", {"Authorization": "Bearer " + token})
+        if status != 200:
+            raise SystemExit("the verifier answered %d to a client token" % status)
+        samples.append(elapsed)
+    results["P9 verifier, concurrency 1"] = {"p50_ms": round(quantile(samples, 0.5), 3),
+                                             "p99_ms": round(quantile(samples, 0.99), 3),
+                                             "requests": len(samples)}
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# make bench: figures from the demo Mac (make demo brings it up when it is not). Prints them and
+# writes .cache/bench/results.json. BENCH_QUICK=1: a few requests, to check that the scripts run.
+# Every figure is measured on the Mac itself, so LiteLLM direct and through Traefik differ only
+# by ccproxy's hops; see docs/benchmarks.md for the method and the goals.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=.venv/bin
+macs=(./.venv/bin/python tests/testbed/macs/macs.py)
+root=/Users/coder/ccproxy
+rounds=5 per_round=200
+if [ "${BENCH_QUICK:-0}" = 1 ]; then rounds=2 per_round=10; fi
+
+if ! "${macs[@]}" status 2>/dev/null | grep -Eq '^mac1 +up'; then
+  make --no-print-directory demo
+fi
+mkdir -p .cache/bench
+# Hold the bed's lock while measuring: nothing else may bring it down or load it meanwhile.
+exec 9>>"${TESTBED_LOCK:-/var/tmp/ccproxy-testbed.lock}"
+flock 9
+"${macs[@]}" shell mac1 /usr/bin/python3 "$PWD/bench/latency.py" \
+  --master-key-file "$root/auth/master.key" --token-file "$PWD/.cache/secrets/default/client-token" \
+  --rounds "$rounds" --per-round "$per_round" > .cache/bench/latency.json
+# P13: resident memory of each of ccproxy's processes, after the load above.
+"${macs[@]}" shell mac1 ps -eo rss=,args= > .cache/bench/ps.txt
+"$bin/python" - "$root" <<'PY'
+import json, sys
+root = sys.argv[1]
+results = json.load(open(".cache/bench/latency.json"))
+rss = {"LiteLLM": 0, "verifier": 0, "Traefik": 0}
+for line in open(".cache/bench/ps.txt"):
+    kb, _, args = line.strip().partition(" ")
+    # The verifier runs on the LiteLLM venv's python: look for it first.
+    kind = ("verifier" if "ccproxy_auth.py" in args else "Traefik" if "/bin/traefik" in args
+            else "LiteLLM" if root + "/venv" in args else None)
+    if kind:
+        rss[kind] += int(kb)
+results["P13 RSS after load (MB)"] = {kind: round(kb / 1024, 1) for kind, kb in rss.items()}
+json.dump(results, open(".cache/bench/results.json", "w"), indent=2)
+goals = {"P6": "added p50 <= 1.5 ms", "P7": "added first byte <= 5 ms", "P9": "p50 < 0.3 ms",
+         "P13": "verifier < 30 MB"}
+for name, figure in results.items():
+    if isinstance(figure, dict):
+        print("%-40s %s   (goal: %s)" % (name, json.dumps(figure), goals.get(name.split()[0], "report")))
+print("written: .cache/bench/results.json")
+PY
