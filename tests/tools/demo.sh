@@ -31,7 +31,7 @@ write_env() {
   local curl="curl -sS \$ANTHROPIC_BASE_URL/v1/messages -H \"Authorization: Bearer \$ANTHROPIC_AUTH_TOKEN\" -H 'content-type: application/json' -d '{\"model\": \"claude-sonnet-4-5-20250929\", \"max_tokens\": 64, \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}]}'"
   # Run once exactly as shown: the demo ends only if what it tells the user to run works.
   # shellcheck source=/dev/null
-  (. "$env"; eval "$curl" | grep -Eq '"type": ?"message"') || {
+  (. "$env"; reply=$(eval "$curl") && grep -Eq '"type": ?"message"' <<<"$reply") || {
     echo "demo: the curl below did not get a message back through ccproxy" >&2
     echo "  $curl" >&2
     exit 1

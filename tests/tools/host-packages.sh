@@ -5,9 +5,9 @@ set -euo pipefail
 
 # sshd per test-bed Mac, network namespaces (iproute2, util-linux's unshare/nsenter), sudo for
 # the Ansible user, python3-venv for the hosts' venvs, lsof (macOS has it: preflight asks it who
-# holds a port), ShellCheck for ansible-test's sanity test
+# holds a port), curl (make demo runs the curl it prints), ShellCheck for ansible-test's sanity test
 # of that name.
-PACKAGES=(openssh-server openssh-client iproute2 util-linux sudo python3-venv lsof shellcheck make git)
+PACKAGES=(openssh-server openssh-client iproute2 util-linux sudo python3-venv lsof curl shellcheck make git)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
