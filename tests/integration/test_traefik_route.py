@@ -333,3 +333,27 @@ def test_a_pin_change_switches_after_its_trial_and_reports_the_outage(secrets_di
           % (DEPLOYED, OTHER, outage.group(1), len(results), len(failed), sorted(set(map(str, failed)))))
     _out, recap = pin_change("pin change, no-op", OTHER, secrets_dir)
     assert recap["changed"] == 0, recap
+
+
+def test_with_an_existing_traefik_only_the_dynamic_file_is_ccproxys(secrets_dir):
+    # The runbook's case: a Traefik ccproxy does not run. The managed one stands in for it here,
+    # watched directory, API and all; the role must write its file there and touch nothing else.
+    rc, before = on_mac("launchctl", "print", "gui/501/com.visiquate.ccproxy.traefik")
+    assert rc == 0
+    out, recap = pin_change("existing Traefik", OTHER, secrets_dir, "-e", json.dumps({
+        "ccproxy_traefik_manage": False, "ccproxy_traefik_dynamic_dir": ROOT + "/traefik/dynamic",
+        "ccproxy_traefik_api_url": "http://127.0.0.1:8090"}))
+    assert recap["changed"] == 0 and recap["failed"] == 0, out
+    assert re.search(r"TASK \[visiquate\.ccproxy\.traefik_route : Wait until the existing Traefik has loaded the "
+                     r"router\][^\n]*\n(?:[^\n]*\n)?ok: \[mac1\]", out), out
+    assert "traefik_route : Ensure launchd runs Traefik" not in out
+    pid = re.search(r"^\s*pid = (\d+)$", before, re.MULTILINE).group(1)
+    assert re.search(r"^\s*pid = %s$" % pid, on_mac("launchctl", "print", "gui/501/com.visiquate.ccproxy.traefik")[1],
+                     re.MULTILINE)
+
+
+def test_with_an_existing_traefik_a_missing_dynamic_directory_fails_before_any_change(secrets_dir):
+    out, recap = pin_change("existing Traefik, no such directory", OTHER, secrets_dir, "-e", json.dumps({
+        "ccproxy_traefik_manage": False, "ccproxy_traefik_dynamic_dir": "/opt/homebrew/etc/traefik/dynamic"}), rc=2)
+    assert "/opt/homebrew/etc/traefik/dynamic is not a directory on mac1" in out
+    assert recap["changed"] == 0
