@@ -8,7 +8,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,8 @@ import openai
 import pytest
 import requests
 import yaml
+
+from ansible_collections.visiquate.ccproxy.tests.unit.processes import stop_process, wait_for
 
 REPO = Path(__file__).resolve().parents[3]
 STANDIN = REPO / "tests/testbed/ollama/ollama_standin.py"
@@ -35,29 +36,6 @@ WEATHER_TOOL = {"type": "function", "function": {
 
 
 # --- processes ------------------------------------------------------------------------------
-
-def wait_for(predicate, timeout, what, interval=0.1):
-    """Poll `predicate` until it returns a truthy value; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
-
-
-def stop_process(proc, timeout=10):
-    """SIGTERM, then SIGKILL after `timeout` seconds; the exit code."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
-    return proc.returncode
-
 
 class StandIn:
     """A running stand-in process and its files."""

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.visiquate.ccproxy.tests.unit.roles.auth_harness import (
-    ALICE, BOB, CASES, TOKENS, UNKNOWN, VERIFIER, Connection, VerifierProcess,
-    build, wait_for)
+    ALICE, BOB, CASES, TOKENS, UNKNOWN, VERIFIER, Connection, VerifierProcess, build)
+from ansible_collections.visiquate.ccproxy.tests.unit.processes import wait_for
 
 PYTHON39 = Path.home() / ".pyenv/versions/3.9.18/bin/python"
 

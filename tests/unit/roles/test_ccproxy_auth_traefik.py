@@ -18,7 +18,8 @@ import pytest
 import requests
 import yaml
 from ansible_collections.visiquate.ccproxy.tests.unit.roles.auth_harness import (
-    ALICE, BOB, CASES, REPO, TOKENS, Connection, VerifierProcess, build, free_port, stop_process, wait_for)
+    ALICE, BOB, CASES, REPO, TOKENS, Connection, VerifierProcess, build)
+from ansible_collections.visiquate.ccproxy.tests.unit.processes import free_port, stop_process, wait_for
 
 FIXTURE = Path(__file__).parent / "traefik_fixture"
 ALLOWED = ["/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions", "/v1/completions",
