@@ -6,6 +6,8 @@
 The bed is one per machine: `session()` holds /var/tmp/ccproxy-testbed.lock (the lock `flock(1)`
 takes, so make targets and molecule wait for it) from `macs.py up` to `macs.py down`, and refuses
 a bed it did not bring up: a converged Mac left by someone else would make the tests lie.
+conftest.py brings one Mac up per pytest run: each file starts from whatever the files before it
+left (litellm_install's venvs save traefik_route's run minutes) and must pass alone too.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ ROOT = "/Users/coder/ccproxy"
 
 
 @contextlib.contextmanager
-def session(timings):
-    """One fresh Mac (mac1) for the duration; prints the recorded timings at the end."""
+def session():
+    """One fresh Mac (mac1) for the duration."""
     with open(LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         status = subprocess.run(MACS + ["status"], capture_output=True, text=True, timeout=60, check=False)
@@ -40,7 +42,11 @@ def session(timings):
             yield
         finally:
             subprocess.run(MACS + ["down"], check=True, timeout=120)
-            print("\ntimings (s): " + ", ".join("%s %.1f" % item for item in timings.items()))
+
+
+def report(timings):
+    """Print what ansible_playbook recorded (run pytest with -s to see it)."""
+    print("\ntimings (s): " + ", ".join("%s %.1f" % item for item in timings.items()))
 
 
 def ansible_playbook(timings, name, inventory, playbook, *args, rc=0, env=None):

@@ -3,9 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The traefik_route role end to end on one test-bed Mac, with a managed Traefik, as clients see it.
 
-The tests run in file order on one Mac and build on each other. The bed is one per machine and
-shared with other sessions: the module fixture holds /var/tmp/ccproxy-testbed.lock (the lock
-`flock(1)` takes) from `macs.py up` to `macs.py down`. Requests go from the controller to the
+The tests run in file order on one Mac and build on each other; after test_litellm_install they
+find its venvs (conftest.py: one Mac per pytest run), alone they build their own. Requests go from the controller to the
 Mac's address, through Traefik, the verifier and LiteLLM to the Ollama stand-in. Client tokens
 are fresh per run and passed as extra variables. Run with -s to see the timings.
 """
@@ -24,21 +23,24 @@ import pytest
 import requests
 import yaml
 
-from macbed import REPO, ROOT, on_mac, session
+from macbed import REPO, ROOT, on_mac, report
 import macbed
 
 HERE = Path(__file__).resolve().parent / "traefik_route"
 URL = "http://198.18.0.11:8080"
 AUTH_JOB = "gui/501/com.visiquate.ccproxy.auth"
+TRAEFIK_JOB = "gui/501/com.visiquate.ccproxy.traefik"
+TRAEFIK_VENV = "%s/venvs/traefik-%s" % (ROOT, yaml.safe_load(
+    (REPO / "roles/traefik_route/defaults/main.yml").read_text())["ccproxy_traefik_version"])
 ALIASES = {"claude-3-5-sonnet", "gpt-4"}
 TOKENS = {"alice": "ccp-" + secrets.token_urlsafe(30), "bob": "ccp-" + secrets.token_urlsafe(30)}
 TIMINGS = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def bed():
-    with session(TIMINGS):
-        yield
+def bed(mac):
+    yield
+    report(TIMINGS)
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +61,15 @@ def play(name, clients, *args, secrets_dir=None, rc=0):
     return ansible_playbook(name, HERE / "converge.yml", "-e", json.dumps(extra), *args, rc=rc)
 
 
-def verifier_pid():
-    rc, out = on_mac("launchctl", "print", AUTH_JOB)
+def job_pid(target):
+    rc, out = on_mac("launchctl", "print", target)
     found = re.search(r"^\s*pid = (\d+)$", out, re.MULTILINE)
     assert rc == 0 and found, out
     return int(found.group(1))
+
+
+def verifier_pid():
+    return job_pid(AUTH_JOB)
 
 
 def get(path, token=None, header="bearer", **kwargs):
@@ -97,7 +103,7 @@ def test_first_run_deploys_the_route():
     store = json.loads(on_mac("cat", ROOT + "/auth/tokens.json")[1])
     assert [entry["name"] for entry in store["tokens"]] == ["alice", "bob"]
     assert not any(token in json.dumps(store) for token in TOKENS.values())
-    assert on_mac("test", "-x", "%s/venvs/traefik-3.7.15/bin/traefik" % ROOT)[0] == 0
+    assert on_mac("test", "-x", TRAEFIK_VENV + "/bin/traefik")[0] == 0
 
 
 def test_no_or_wrong_token_is_refused():
@@ -140,13 +146,11 @@ def test_logs_name_clients_and_hold_no_token():
 
 def test_traefik_reopens_its_logs_on_the_signal_newsyslog_sends():
     # newsyslog renames the log, then signals the PID in logs/traefik.pid (layout's entry).
-    rc, job = on_mac("launchctl", "print", "gui/501/com.visiquate.ccproxy.traefik")
-    found = re.search(r"^\s*pid = (\d+)$", job, re.MULTILINE)
-    assert rc == 0 and found, job
-    assert on_mac("cat", ROOT + "/logs/traefik.pid") == (0, found.group(1))
+    pid = str(job_pid(TRAEFIK_JOB))
+    assert on_mac("cat", ROOT + "/logs/traefik.pid") == (0, pid)
     log = ROOT + "/logs/traefik-access.log"
     assert on_mac("mv", log, log + ".0")[0] == 0
-    assert on_mac("kill", "-USR1", found.group(1))[0] == 0
+    assert on_mac("kill", "-USR1", pid)[0] == 0
     start = time.monotonic()
     while on_mac("test", "-s", log)[0] != 0:
         assert time.monotonic() - start < 10, "Traefik did not reopen its access log after SIGUSR1"
@@ -169,18 +173,29 @@ def test_a_revoked_token_is_refused_without_restarting_the_verifier():
     assert verifier_pid() == pid
 
 
-def test_second_run_changes_nothing():
-    _out, recap = play("no-op", {"alice": TOKENS["alice"]})
-    assert recap["changed"] == 0, recap
-    print("\nno-op run: %s" % recap)
-
-
+# A plain second run is molecule default's idempotence step; here, check mode on a converged Mac.
 def test_check_diff_changes_nothing_and_shows_no_secret():
     out, recap = play("no-op --check --diff", {"alice": TOKENS["alice"]}, "--check", "--diff")
     assert recap["changed"] == 0, out
     master_key = on_mac("cat", ROOT + "/auth/master.key")[1]
     for secret in list(TOKENS.values()) + [master_key]:
         assert secret not in out
+
+
+def test_a_venv_whose_interpreter_is_gone_is_rebuilt_and_its_job_restarted():
+    # Homebrew removed the Python the venv was made with: the job's files are replaced under it.
+    pid = job_pid(TRAEFIK_JOB)
+    assert on_mac("ln", "-sfn", "/nonexistent/python3.11", TRAEFIK_VENV + "/bin/python")[0] == 0
+    _out, recap = play("interpreter gone, check", {"alice": TOKENS["alice"]}, "--check")
+    assert recap["changed"] > 0
+    assert on_mac("readlink", TRAEFIK_VENV + "/bin/python") == (0, "/nonexistent/python3.11")
+    out, recap = play("interpreter gone, rebuild", {"alice": TOKENS["alice"]})
+    assert recap["changed"] > 0 and recap["failed"] == 0, out
+    assert on_mac(TRAEFIK_VENV + "/bin/python", "-c", "print('runs')") == (0, "runs")
+    assert job_pid(TRAEFIK_JOB) != pid
+    assert get("/v1/models", TOKENS["alice"]).status_code == 200
+    _out, recap = play("interpreter gone, no-op", {"alice": TOKENS["alice"]})
+    assert recap["changed"] == 0, recap
 
 
 def test_with_no_tokens_one_is_generated_on_the_controller_and_works(secrets_dir):
@@ -331,15 +346,13 @@ def test_a_pin_change_switches_after_its_trial_and_reports_the_outage(secrets_di
     assert len(results) > 50, "the client loop hardly ran"
     print("\npin change %s -> %s: outage reported %s s; client requests %d, failed %d (%s)"
           % (DEPLOYED, OTHER, outage.group(1), len(results), len(failed), sorted(set(map(str, failed)))))
-    _out, recap = pin_change("pin change, no-op", OTHER, secrets_dir)
-    assert recap["changed"] == 0, recap
+    # The next run at this pin changes nothing: test_with_an_existing_traefik... asserts it.
 
 
 def test_with_an_existing_traefik_only_the_dynamic_file_is_ccproxys(secrets_dir):
     # The runbook's case: a Traefik ccproxy does not run. The managed one stands in for it here,
     # watched directory, API and all; the role must write its file there and touch nothing else.
-    rc, before = on_mac("launchctl", "print", "gui/501/com.visiquate.ccproxy.traefik")
-    assert rc == 0
+    pid = job_pid(TRAEFIK_JOB)
     out, recap = pin_change("existing Traefik", OTHER, secrets_dir, "-e", json.dumps({
         "ccproxy_traefik_manage": False, "ccproxy_traefik_dynamic_dir": ROOT + "/traefik/dynamic",
         "ccproxy_traefik_api_url": "http://127.0.0.1:8090"}))
@@ -347,9 +360,7 @@ def test_with_an_existing_traefik_only_the_dynamic_file_is_ccproxys(secrets_dir)
     assert re.search(r"TASK \[visiquate\.ccproxy\.traefik_route : Wait until the existing Traefik has loaded the "
                      r"router\][^\n]*\n(?:[^\n]*\n)?ok: \[mac1\]", out), out
     assert "traefik_route : Ensure launchd runs Traefik" not in out
-    pid = re.search(r"^\s*pid = (\d+)$", before, re.MULTILINE).group(1)
-    assert re.search(r"^\s*pid = %s$" % pid, on_mac("launchctl", "print", "gui/501/com.visiquate.ccproxy.traefik")[1],
-                     re.MULTILINE)
+    assert job_pid(TRAEFIK_JOB) == pid
 
 
 def test_with_an_existing_traefik_a_missing_dynamic_directory_fails_before_any_change(secrets_dir):
