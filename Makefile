@@ -19,6 +19,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 # The test bed's network names are fixed: one bed per machine. Whatever brings a bed up holds this lock.
 TESTBED_LOCK ?= /var/tmp/ccproxy-testbed.lock
+# The Claude Code CLI for the real-client checks, from npm at the pin in tests/clients' lock.
+CLAUDE       := .cache/clients/node_modules/.bin/claude
 SCENARIOS    := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard extensions/molecule/*/molecule.yml))))
 
 .PHONY: help setup requirements variables lint sanity units integration molecule test demo demo-down bench clean
@@ -60,7 +62,13 @@ units: setup ## pytest: module units and the test bed's own tests; module units 
 integration: setup ## Role tests on the test bed that molecule's one-converge shape cannot express (each takes the bed's lock).
 	$(BIN)/pytest tests/integration
 
-molecule: setup ## Every molecule scenario, each timed.
+$(CLAUDE): tests/clients/package.json tests/clients/package-lock.json
+	mkdir -p .cache/clients
+	cp tests/clients/package.json tests/clients/package-lock.json .cache/clients/
+	cd .cache/clients && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+molecule: setup $(CLAUDE) ## Every molecule scenario, each timed.
 	@for s in $(SCENARIOS); do \
 	  tests/tools/stage.sh "molecule $$s" flock $(TESTBED_LOCK) $(BIN)/molecule test --scenario-name $$s || exit 1; \
 	done

@@ -8,6 +8,8 @@ set -euo pipefail
 # holds a port), curl (make demo runs the curl it prints), ShellCheck for ansible-test's sanity test
 # of that name.
 PACKAGES=(openssh-server openssh-client iproute2 util-linux sudo python3-venv lsof curl shellcheck make git)
+# Node.js and npm for the Claude Code CLI (tests/clients), unless a Node.js is installed already.
+command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -6,27 +6,38 @@
 On the Mac, over the same SSH Ansible uses: launchd runs the three jobs, only Traefik listens
 beyond 127.0.0.1, owners and modes are least-privilege, no secret is where others can read it.
 From the controller, through the Mac's address and Traefik: the refusals, and real clients (the
-official anthropic and openai SDKs) getting completions from the Ollama stand-in.
+official anthropic and openai SDKs, the Claude Code CLI) getting completions from the Ollama
+stand-in, or their authentication error for a wrong token, which LiteLLM's log shows never
+reached it.
 """
 
 import hashlib
 import json
 import os
 import re
+import secrets
+import subprocess
+import time
 from pathlib import Path
 
 import anthropic
 import openai
 import pytest
 import requests
+import yaml
 
 ROOT = "/Users/coder/ccproxy"
 LABEL = "com.visiquate.ccproxy"
 DOMAIN = "gui/501"
 # The default scenario's inventory and molecule's extra variables (config.yml).
 ALIASES = ["claude-3-5-sonnet", "gpt-4"]
-MODELS = {"llama3.2:3b", "qwen2.5-coder:7b"}
-SECRETS = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[4])) / ".cache/secrets/default"
+MODELS = {"llama3.2:3b", "qwen3:8b", "qwen2.5-coder:7b"}
+PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[4]))
+SECRETS = PROJECT / ".cache/secrets/default"
+# make molecule installs it from npm at the pin in tests/clients.
+CLAUDE = PROJECT / ".cache/clients/node_modules/.bin/claude"
+WEATHER = {"name": "get_weather", "description": "The weather in a city now.",
+           "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +175,101 @@ def test_the_openai_sdk_lists_the_aliases_and_gets_a_completion(base_url, token)
     chunks = client.chat.completions.create(model=ALIASES[1], stream=True,
                                             messages=[{"role": "user", "content": "ccproxy verify, streaming"}])
     assert "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+
+
+def test_the_anthropic_sdk_by_api_key_makes_a_tool_use_round_trip(base_url, token):
+    # x-api-key, as clients configured with ANTHROPIC_API_KEY send it.
+    client = anthropic.Anthropic(base_url=base_url, api_key=token, max_retries=0, timeout=60)
+    messages = [{"role": "user", "content": "What is the weather in Lisbon?"}]
+    first = client.messages.create(model=ALIASES[0], max_tokens=64, tools=[WEATHER], messages=messages)
+    assert first.stop_reason == "tool_use", first
+    use = next(block for block in first.content if block.type == "tool_use")
+    assert use.name == "get_weather" and isinstance(use.input.get("city"), str), use
+    messages += [{"role": "assistant", "content": first.content},
+                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "sunny, 21 C"}]}]
+    final = client.messages.create(model=ALIASES[0], max_tokens=64, tools=[WEATHER], messages=messages)
+    assert final.stop_reason == "end_turn", final
+    # The stand-in answers a tool result by quoting it: the result went all the way to Ollama.
+    assert "sunny, 21 C" in final.content[0].text
+
+
+def litellm_log_has(root, marker, wait=0.0):
+    deadline = time.monotonic() + wait
+    while True:
+        if marker in root.file(ROOT + "/logs/litellm.log").content_string:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+
+
+def anthropic_request(base_url, token, marker, auth):
+    client = anthropic.Anthropic(base_url=base_url, max_retries=0, timeout=60, **{auth: token})
+    client.messages.create(model=ALIASES[0], max_tokens=8, messages=[{"role": "user", "content": "hi"}],
+                           extra_query={"ccproxy_probe": marker})
+
+
+def openai_request(base_url, token, marker, _auth):
+    client = openai.OpenAI(base_url=base_url + "/v1", api_key=token, max_retries=0, timeout=60)
+    client.chat.completions.create(model=ALIASES[1], messages=[{"role": "user", "content": "hi"}],
+                                   extra_query={"ccproxy_probe": marker})
+
+
+@pytest.mark.parametrize("send, auth, error", [
+    (anthropic_request, "auth_token", anthropic.AuthenticationError),
+    (anthropic_request, "api_key", anthropic.AuthenticationError),
+    (openai_request, "api_key", openai.AuthenticationError),
+], ids=["anthropic-bearer", "anthropic-x-api-key", "openai"])
+def test_a_wrong_token_gets_the_sdks_authentication_error_and_never_reaches_litellm(root, base_url, token,
+                                                                                     send, auth, error):
+    refused, accepted = ("ccproxy-probe-" + secrets.token_hex(8) for _ in range(2))
+    with pytest.raises(error) as raised:
+        send(base_url, "ccp-" + secrets.token_urlsafe(30), refused, auth)
+    assert raised.value.status_code == 401
+    # The same request with the right token shows up in LiteLLM's access log, marker and all; the
+    # refused one, sent before it, does not.
+    send(base_url, token, accepted, auth)
+    assert litellm_log_has(root, accepted, wait=5), "the accepted request is not in litellm.log"
+    assert not litellm_log_has(root, refused)
+
+
+def claude_code(base_url, token, tmp_path, tools=""):
+    """`claude -p` as a user runs it against ccproxy, in a home of its own; (exit code, output)."""
+    assert CLAUDE.exists(), "%s is missing: make molecule installs the Claude Code CLI" % CLAUDE
+    # No retries: Claude Code would try a refused request 11 times, minutes apart.
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "ANTHROPIC_BASE_URL": base_url,
+           "ANTHROPIC_AUTH_TOKEN": token, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+           "CLAUDE_CODE_MAX_RETRIES": "0"}
+    proc = subprocess.run([str(CLAUDE), "-p", "ccproxy verify from Claude Code", "--tools", tools],
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_the_claude_code_cli_gets_a_reply(base_url, token, tmp_path):
+    # Claude Code asks for thinking: the default model cannot think, so config.yaml drops it.
+    rc, out = claude_code(base_url, token, tmp_path)
+    assert rc == 0, out
+    assert out.startswith("stand-in reply to:"), out
+
+
+def test_the_claude_code_cli_runs_a_tool_and_sends_its_result_back(base_url, token, tmp_path):
+    # Offered Read, the stand-in calls it (with a path made from its schema); Claude Code runs it
+    # and sends the result back, which the stand-in quotes.
+    rc, out = claude_code(base_url, token, tmp_path, tools="Read")
+    assert rc == 0, out
+    assert out.startswith("stand-in reply to tool result:"), out
+
+
+def test_the_claude_code_cli_with_a_wrong_token_fails_on_authentication(base_url, tmp_path):
+    rc, out = claude_code(base_url, "ccp-" + secrets.token_urlsafe(30), tmp_path)
+    assert rc != 0, out
+    assert "401" in out and "authenticate" in out, out
+
+
+def test_config_drops_thinking_only_for_models_that_cannot_think(root):
+    models = {m["model_name"]: m["litellm_params"] for m in
+              yaml.safe_load(root.file(ROOT + "/config.yaml").content_string)["model_list"]}
+    # The Ollama stand-in's capabilities: qwen3 thinks, llama3.2 and qwen2.5-coder do not.
+    assert models["claude-*"]["additional_drop_params"] == ["thinking", "reasoning_effort"]
+    assert models[ALIASES[0]]["additional_drop_params"] == ["thinking", "reasoning_effort"]
+    assert "additional_drop_params" not in models[ALIASES[1]], models[ALIASES[1]]
