@@ -186,9 +186,7 @@ def test_a_venv_whose_interpreter_is_gone_is_rebuilt_and_its_job_restarted():
     # Homebrew removed the Python the venv was made with: the job's files are replaced under it.
     pid = job_pid(TRAEFIK_JOB)
     assert on_mac("ln", "-sfn", "/nonexistent/python3.11", TRAEFIK_VENV + "/bin/python")[0] == 0
-    _out, recap = play("interpreter gone, check", {"alice": TOKENS["alice"]}, "--check")
-    assert recap["changed"] > 0
-    assert on_mac("readlink", TRAEFIK_VENV + "/bin/python") == (0, "/nonexistent/python3.11")
+    # (check mode's view of the same decision: test_litellm_install)
     out, recap = play("interpreter gone, rebuild", {"alice": TOKENS["alice"]})
     assert recap["changed"] > 0 and recap["failed"] == 0, out
     assert on_mac(TRAEFIK_VENV + "/bin/python", "-c", "print('runs')") == (0, "runs")
