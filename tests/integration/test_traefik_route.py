@@ -217,6 +217,15 @@ def test_with_no_tokens_one_is_generated_on_the_controller_and_works(secrets_dir
     assert token_file.read_text().strip() == token and token not in out
 
 
+def test_a_mac_the_controller_cannot_reach_is_explained():
+    # As macOS's application firewall would: Traefik answers on the Mac, the controller gets nowhere.
+    out, recap = ansible_playbook("verify, port unreachable", REPO / "site.yml", "--tags", "verify",
+                                  "-e", "ccproxy_client_base_url=http://198.18.0.11:8099", rc=2)
+    assert "The controller cannot connect to http://198.18.0.11:8099" in out, out
+    assert "socketfilterfw --add %s/bin/traefik" % TRAEFIK_VENV in out, out
+    assert recap["changed"] == 0
+
+
 def preflight(name, *args, rc=0):
     """site.yml's preflight alone: it must change nothing, pass or fail."""
     out, recap = ansible_playbook(name, REPO / "site.yml", "--tags", "preflight", *args, rc=rc)
