@@ -70,6 +70,7 @@ class Launchctl:
         self.binary = module.get_bin_path("launchctl", required=True)
         self.domain, self.label, self.plist = domain, label, plist
         self.target = "%s/%s" % (domain, label)
+        self.domain_missing = False  # set by read(missing_domain_ok=True)
 
     def argv(self, step):
         values = {_SERVICE: self.target, _DOMAIN: self.domain,
@@ -96,9 +97,15 @@ class Launchctl:
 
     # ------------------------------------------------------------------------- reads
 
-    def read(self):
-        """The loaded job as ``launchd.parse_print`` sees it, or ``None`` when not loaded."""
-        result = self.checked("print", ok=(0, launchd.NOT_LOADED))
+    def read(self, missing_domain_ok=False):
+        """The loaded job as ``launchd.parse_print`` sees it, or ``None`` when not loaded.
+
+        ``missing_domain_ok``: a domain that does not exist (a gui domain with nobody logged in)
+        holds no job, so it reads as not loaded instead of failing.
+        """
+        ok = (0, launchd.NOT_LOADED) + (launchd.NO_DOMAIN if missing_domain_ok else ())
+        result = self.checked("print", ok=ok)
+        self.domain_missing = result.rc in launchd.NO_DOMAIN
         return launchd.parse_print(result.out) if result.rc == 0 else None
 
     def disabled(self):

@@ -403,6 +403,7 @@ def diff_text(view, fields=None):
 
 # launchctl exit codes (FACTS.md, errors.yaml). The text is shown, never parsed.
 NOT_LOADED = 113   # print/kickstart: no such service in that domain
+NO_DOMAIN = (112, 125)  # print: no such domain (a gui domain with nobody logged in)
 NO_PROCESS = 3     # bootout: not loaded
 RETRY_AFTER_BOOTOUT = frozenset((5, 36, 37))  # the bootout has not finished yet
 

@@ -77,7 +77,8 @@ options:
         C(KeepAlive).
       - V(restarted) is V(running) through C(kickstart -k), with a new PID. Always changed.
       - V(stopped) boots the job out of its domain and waits until launchd has dropped it. The
-        plist stays; the job comes back at the next boot or login unless O(enabled=false).
+        plist stays; the job comes back at the next boot or login unless O(enabled=false). In a gui
+        domain that does not exist (nobody logged in) the job is already stopped, and nothing changes.
       - Omitted, only O(enabled) is managed.
     type: str
     choices: [running, loaded, restarted, stopped]
@@ -191,7 +192,10 @@ runs:
   type: int
   sample: 1
 enabled:
-  description: V(false) when the domain's persistent store disables the label.
+  description:
+    - V(false) when the domain's persistent store disables the label.
+    - V(null) for O(state=stopped) in a gui domain that does not exist (nobody logged in), which
+      runs no job and is not read further.
   returned: always
   type: bool
   sample: true
@@ -246,7 +250,11 @@ def converge(module):
 def reconcile(module, launchctl, on_disk):
     """Read the job, plan once, act unless in check mode, and report what was seen or done."""
     params = module.params
-    job = launchctl.read()
+    job = launchctl.read(missing_domain_ok=params["state"] == "stopped" and params["enabled"] is None)
+    if launchctl.domain_missing:
+        # Nobody is logged in to this gui domain: no job runs in it, so there is nothing to stop.
+        return {"changed": False, "state": "stopped", "pid": None, "last_exit_code": None, "runs": None,
+                "enabled": None, "drift": []}
     disabled = launchctl.disabled()
     current = {"loaded": job is not None, "pid": job and job["pid"], "disabled": disabled,
                "drift": launchd.drift(job, on_disk)}

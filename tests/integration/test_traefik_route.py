@@ -217,6 +217,31 @@ def test_with_no_tokens_one_is_generated_on_the_controller_and_works(secrets_dir
     assert token_file.read_text().strip() == token and token not in out
 
 
+LABELS = ("com.visiquate.ccproxy", "com.visiquate.ccproxy.auth", "com.visiquate.ccproxy.traefik")
+
+
+def loaded(domain):
+    return [label for label in LABELS if on_mac("launchctl", "print", "%s/%s" % (domain, label))[0] == 0]
+
+
+def plists(directory):
+    return [label for label in LABELS if on_mac("test", "-e", "%s/%s.plist" % (directory, label))[0] == 0]
+
+
+def test_switching_between_agent_and_daemon_mode_moves_every_job(secrets_dir):
+    # A runbook's LaunchAgents on a Mac that goes headless: the agents must not stay behind,
+    # holding the ports and coming back at the next login.
+    token = (secrets_dir / "client-token").read_text().strip()
+    for mode, domain, directory, other_domain, other_directory in (
+            ("daemon", "system", "/Library/LaunchDaemons", "gui/501", "/Users/coder/Library/LaunchAgents"),
+            ("agent", "gui/501", "/Users/coder/Library/LaunchAgents", "system", "/Library/LaunchDaemons")):
+        out, recap = play("to %s mode" % mode, {}, "-e", "ccproxy_launchd_mode=" + mode, secrets_dir=secrets_dir)
+        assert recap["changed"] > 0 and recap["failed"] == 0, out
+        assert loaded(domain) == list(LABELS) and plists(directory) == list(LABELS), mode
+        assert loaded(other_domain) == [] and plists(other_directory) == [], mode
+        assert get("/v1/models", token).status_code == 200, mode
+
+
 def test_a_mac_the_controller_cannot_reach_is_explained():
     # As macOS's application firewall would: Traefik answers on the Mac, the controller gets nowhere.
     out, recap = ansible_playbook("verify, port unreachable", REPO / "site.yml", "--tags", "verify",
