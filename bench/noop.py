@@ -2,11 +2,12 @@
 # Copyright (c) 2026, VisiQuate ccproxy maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""P3: the time of a no-op site.yml against the converged demo Mac, from the controller.
+"""P3 and P4: the time of a no-op site.yml against the converged demo Macs, from the controller.
 
-Runs ansible-playbook site.yml ROUNDS times with the default scenario's inventory (what make demo
-converged) and prints one JSON object: the median, min and max seconds, and the tasks each run
-executed (its PLAY RECAP's ok=). A run that changes anything is not a no-op: it is an error.
+Runs ansible-playbook site.yml ROUNDS times against mac1 alone (P3) and ROUNDS times against the
+three Macs make demo converged (P4, as a ratio to P3), alternating, with the default scenario's
+inventory, and prints one JSON object: the median, min and max seconds, and the tasks each run
+executed on mac1 (its PLAY RECAP's ok=). A run that changes anything is not a no-op: an error.
 """
 
 import argparse
@@ -33,18 +34,25 @@ def main():
             "--extra-vars", f"ccproxy_secrets_dir={ROOT}/.cache/secrets/default",
             str(ROOT / "site.yml")]
     env = dict(os.environ, ANSIBLE_HOME=os.environ.get("ANSIBLE_HOME", str(ROOT / ".cache/ansible-home")))
-    seconds, tasks = [], set()
+    seconds, tasks = {"one": [], "all": []}, set()
     for _ in range(args.rounds):
-        started = time.monotonic()
-        run = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
-        seconds.append(time.monotonic() - started)
-        recap = re.search(r"(?m)^mac1\s*:\s*ok=(\d+)\s+changed=(\d+).*failed=(\d+)", run.stdout)
-        if run.returncode or not recap or recap.group(2) != "0":
-            sys.exit(f"noop.py: site.yml was not a no-op (exit {run.returncode}):\n{run.stdout[-3000:]}")
-        tasks.add(int(recap.group(1)))
-    print(json.dumps({"P3 no-op converge, 1 Mac (s)": {
-        "median": round(statistics.median(seconds), 1), "min": round(min(seconds), 1),
-        "max": round(max(seconds), 1), "runs": len(seconds), "tasks": sorted(tasks)}}))
+        for kind, limit in (("one", ["--limit", "mac1"]), ("all", [])):
+            started = time.monotonic()
+            run = subprocess.run(argv + limit, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+                                 check=False)
+            seconds[kind].append(time.monotonic() - started)
+            recaps = re.findall(r"(?m)^(mac\d+)\s*:\s*ok=(\d+)\s+changed=(\d+)", run.stdout)
+            if run.returncode or not recaps or any(changed != "0" for _, _, changed in recaps):
+                sys.exit(f"noop.py: site.yml was not a no-op (exit {run.returncode}):\n{run.stdout[-3000:]}")
+            tasks.update(int(ok) for name, ok, _ in recaps if name == "mac1")
+    one, every = statistics.median(seconds["one"]), statistics.median(seconds["all"])
+    print(json.dumps({
+        "P3 no-op converge, 1 Mac (s)": {"median": round(one, 1), "min": round(min(seconds["one"]), 1),
+                                         "max": round(max(seconds["one"]), 1), "runs": args.rounds,
+                                         "tasks": sorted(tasks)},
+        "P4 no-op converge, 3 Macs / 1 Mac": {"ratio": round(every / one, 2), "3 Macs median (s)": round(every, 1),
+                                              "min": round(min(seconds["all"]), 1),
+                                              "max": round(max(seconds["all"]), 1)}}))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ flock 9
 "${macs[@]}" shell mac1 /usr/bin/python3 "$PWD/bench/latency.py" \
   --master-key-file "$root/auth/master.key" --token-file "$PWD/.cache/secrets/default/client-token" \
   --rounds "$rounds" --per-round "$per_round" > .cache/bench/latency.json
-# P3: a no-op site.yml from the controller (the Mac converged by make demo).
+# P3, P4: a no-op site.yml from the controller, on mac1 and on the three Macs make demo converged.
 "$bin/python" bench/noop.py --rounds "$noop_rounds" > .cache/bench/noop.json
 # P13: resident memory of each of ccproxy's processes, after the load above.
 "${macs[@]}" shell mac1 ps -eo rss=,args= > .cache/bench/ps.txt
@@ -40,7 +40,7 @@ for line in open(".cache/bench/ps.txt"):
         rss[kind] += int(kb)
 results["P13 RSS after load (MB)"] = {kind: round(kb / 1024, 1) for kind, kb in rss.items()}
 json.dump(results, open(".cache/bench/results.json", "w"), indent=2)
-goals = {"P3": "<= 10 s", "P6": "added p50 <= 1.5 ms", "P7": "added first byte <= 5 ms", "P9": "p50 < 0.3 ms",
+goals = {"P3": "<= 10 s", "P4": "<= 1.5", "P6": "added p50 <= 1.5 ms", "P7": "added first byte <= 5 ms", "P9": "p50 < 0.3 ms",
          "P13": "verifier < 30 MB"}
 for name, figure in results.items():
     if isinstance(figure, dict):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo` / `make demo-down`: run site.yml against the embedded default target.
 #   On a Mac: this Mac (inventory/localhost.yml).
-#   On Linux: one test-bed Mac (tests/testbed/macs), prepared like molecule's default scenario
+#   On Linux: three test-bed Macs (tests/testbed/macs), prepared like molecule's default scenario
 #   prepares it, so the demo is exactly what `make test` checks.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -53,8 +53,9 @@ case "${1:-}" in
     flock "$lock" "$bin/molecule" converge --scenario-name default
     write_env
     echo
-    echo "The demo Mac is up: $bin/python tests/testbed/macs/macs.py status"
-    echo "Log in to it:        $bin/python tests/testbed/macs/macs.py shell mac1"
+    echo "The demo Macs are up (mac1 above; mac2 has other models, mac3 runs headless in daemon mode):"
+    echo "  $bin/python tests/testbed/macs/macs.py status"
+    echo "Log in to one:       $bin/python tests/testbed/macs/macs.py shell mac1"
     echo "Remove it:           make demo-down"
     ;;
   down)

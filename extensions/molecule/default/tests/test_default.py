@@ -26,6 +26,8 @@ import pytest
 import requests
 import yaml
 
+# The demo Mac; test_fleet.py checks every Mac.
+testinfra_hosts = ["mac1"]
 ROOT = "/Users/coder/ccproxy"
 LABEL = "com.visiquate.ccproxy"
 DOMAIN = "gui/501"
