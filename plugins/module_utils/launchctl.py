@@ -37,6 +37,9 @@ _ARGV = {
 # past the deadline. An eighth of a second to start: binary fractions keep the sums exact.
 _FIRST_DELAY, _MAX_DELAY = 0.125, 1.0
 _STALE = object()  # the job changed since it was last printed
+# What read(missing_domain_ok=True) returns for a domain that does not exist (a gui domain with
+# nobody logged in): not a job, and not a job that is merely not loaded.
+DOMAIN_MISSING = object()
 
 
 class CommandFailed(LaunchdError):
@@ -70,7 +73,6 @@ class Launchctl:
         self.binary = module.get_bin_path("launchctl", required=True)
         self.domain, self.label, self.plist = domain, label, plist
         self.target = "%s/%s" % (domain, label)
-        self.domain_missing = False  # set by read(missing_domain_ok=True)
 
     def argv(self, step):
         values = {_SERVICE: self.target, _DOMAIN: self.domain,
@@ -101,11 +103,12 @@ class Launchctl:
         """The loaded job as ``launchd.parse_print`` sees it, or ``None`` when not loaded.
 
         ``missing_domain_ok``: a domain that does not exist (a gui domain with nobody logged in)
-        holds no job, so it reads as not loaded instead of failing.
+        holds no job; it reads as ``DOMAIN_MISSING`` instead of failing.
         """
         ok = (0, launchd.NOT_LOADED) + (launchd.NO_DOMAIN if missing_domain_ok else ())
         result = self.checked("print", ok=ok)
-        self.domain_missing = result.rc in launchd.NO_DOMAIN
+        if result.rc in launchd.NO_DOMAIN:
+            return DOMAIN_MISSING
         return launchd.parse_print(result.out) if result.rc == 0 else None
 
     def disabled(self):

@@ -222,6 +222,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.visiquate.ccproxy.plugins.module_utils import launchd
 from ansible_collections.visiquate.ccproxy.plugins.module_utils.launchctl import (
+    DOMAIN_MISSING,
     Launchctl,
     NotRunning,
 )
@@ -251,7 +252,7 @@ def reconcile(module, launchctl, on_disk):
     """Read the job, plan once, act unless in check mode, and report what was seen or done."""
     params = module.params
     job = launchctl.read(missing_domain_ok=params["state"] == "stopped" and params["enabled"] is None)
-    if launchctl.domain_missing:
+    if job is DOMAIN_MISSING:
         # Nobody is logged in to this gui domain: no job runs in it, so there is nothing to stop.
         return {"changed": False, "state": "stopped", "pid": None, "last_exit_code": None, "runs": None,
                 "enabled": None, "drift": []}
