@@ -1,0 +1,80 @@
+# Copyright (c) 2026, VisiQuate ccproxy maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A wrong variable fails site.yml before any change: every variable of every role that a wrong
+type or value can break (int, bool, dict, list, choices; any string is a string) gets one, and
+the run must stop before its first task that reaches a Mac, naming each of them.
+
+preflight's own variables are checked by the role's argument spec as it starts; the other roles'
+by preflight's first task (their specs would otherwise be checked only when each role starts,
+after the roles before it changed the Mac). So two runs: preflight's variables, and the rest."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SITE = {entry["role"].split(".")[-1] for entry in yaml.safe_load((REPO / "playbooks/site.yml").read_text())[0]["roles"]}
+# The roles site.yml runs, and the public roles their tasks include.
+ROLES = sorted(SITE | {name for role in SITE for tasks in (REPO / "roles" / role / "tasks").glob("*.yml")
+                       for name in re.findall(r"name: visiquate\.ccproxy\.([a-z]\w*)", tasks.read_text())})
+FIRST_REMOTE_TASK = "Look up the service user, its GUI session and what listens on ccproxy's ports"
+
+
+def options(role):
+    return yaml.safe_load((REPO / "roles" / role / "meta/argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+
+
+def wrong(spec):
+    """A value of the wrong type or outside the choices, or None where any value passes."""
+    if spec.get("choices"):
+        return "nonsense"
+    return {"int": "many", "bool": "maybe", "float": "some", "dict": "not a mapping",
+            "list": ["not a mapping"] if spec.get("elements") == "dict" else {"not": "a list"}}.get(spec.get("type", "str"))
+
+
+def bad_variables(roles):
+    found = {}
+    for role in roles:
+        for name, spec in options(role).items():
+            if not spec.get("required") and wrong(spec) is not None:
+                found[name] = wrong(spec)
+    return found
+
+
+PREFLIGHT = bad_variables(["preflight"])
+OTHERS = {name: value for name, value in bad_variables(ROLES).items() if name not in PREFLIGHT}
+
+
+def site_check(variables, tmp_path):
+    """site.yml --check with these extra variables against a local stand-in host: (rc, output)."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump({"ccproxy_hosts": {"hosts": {"mac": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "ansible_become": False}}}}))
+    extra = tmp_path / "bad.yml"
+    extra.write_text(yaml.safe_dump(variables))
+    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
+                           "-e", "@%s" % extra, "--check", "site.yml"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("variables", [PREFLIGHT, OTHERS], ids=["preflight's", "the other roles'"])
+def test_every_wrong_variable_is_named_before_any_task_reaches_the_mac(variables, tmp_path):
+    assert len(variables) >= 8, variables
+    rc, out = site_check(variables, tmp_path)
+    assert rc == 2, out
+    assert FIRST_REMOTE_TASK not in out, out
+    assert "Wrong variables" in out or "Validation of arguments failed" in out, out
+    assert sorted(name for name in variables if name not in out) == [], out
+
+
+def test_an_alias_given_twice_is_refused_before_any_task_reaches_the_mac(tmp_path):
+    rc, out = site_check({"ccproxy_models": [{"name": "gpt-4", "model": "llama3.2:3b"},
+                                             {"name": "gpt-4", "model": "qwen3:8b"}]}, tmp_path)
+    assert rc == 2 and FIRST_REMOTE_TASK not in out, out
+    assert "ccproxy_models gives an alias more than once (gpt-4, gpt-4)" in " ".join(out.split()), out
