@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+# Copyright (c) 2026, VisiQuate ccproxy maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""P11: after SIGKILL of LiteLLM, how long until a client gets a 200 through Traefik, divided by
+LiteLLM's own cold start measured in the same run (stdlib only, run as root on the Mac).
+
+Each round, in turn: LiteLLM started by hand from the deployed venv and config on a spare port
+(cold start: process start to its first ready answer), then the launchd job killed with SIGKILL
+(recovery: the kill to the first 200 for /v1/models through Traefik with a client token). The
+ratio says what launchd's restart and ccproxy's hops add to a start. Prints one JSON object.
+Every wait is bounded in time.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import time
+
+DEADLINE = 120.0
+
+
+def status(port, path, headers=None):
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", path, headers=headers or {})
+        code = conn.getresponse().status
+        conn.close()
+        return code
+    except OSError:
+        return None
+
+
+def wait_until(port, path, headers=None):
+    """Seconds until GET answers 200, polling every 50 ms; fails after DEADLINE."""
+    start = time.monotonic()
+    while time.monotonic() - start < DEADLINE:
+        if status(port, path, headers) == 200:
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise SystemExit("no 200 from 127.0.0.1:%d%s within %d s" % (port, path, DEADLINE))
+
+
+def launchd_pid(domain, label):
+    out = subprocess.run(["launchctl", "print", "%s/%s" % (domain, label)], capture_output=True, text=True,
+                         check=True, timeout=30).stdout
+    found = re.search(r"^\s*pid = (\d+)$", out, re.MULTILINE)
+    if not found:
+        raise SystemExit("%s/%s has no pid" % (domain, label))
+    return int(found.group(1))
+
+
+def cold_start(args):
+    """LiteLLM as the job runs it (launcher, venv, config), on a spare port, to readiness."""
+    argv = [args.root + "/bin/with-master-key", args.root + "/auth/master.key", args.root + "/venv/bin/litellm",
+            "--config", args.root + "/config.yaml", "--host", "127.0.0.1", "--port", str(args.spare_port)]
+    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_MODE="PRODUCTION")
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, env=env, cwd=args.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        wait_until(args.spare_port, "/health/readiness")
+        return time.monotonic() - start
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+
+def recovery(args, token):
+    """SIGKILL of the job's process to the first 200 through Traefik."""
+    pid = launchd_pid(args.domain, args.label)
+    start = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    wait_until(args.traefik_port, "/v1/models", {"Authorization": "Bearer " + token})
+    return time.monotonic() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", default="/Users/coder/ccproxy")
+    parser.add_argument("--domain", default="gui/501")
+    parser.add_argument("--label", default="com.visiquate.ccproxy")
+    parser.add_argument("--traefik-port", type=int, default=8080)
+    parser.add_argument("--spare-port", type=int, default=18181)
+    parser.add_argument("--token-file", required=True)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with open(args.token_file) as handle:
+        token = handle.read().strip()
+    colds, recoveries = [], []
+    for _ in range(args.rounds):
+        colds.append(cold_start(args))
+        recoveries.append(recovery(args, token))
+    ratios = [r / c for r, c in zip(recoveries, colds)]
+    print(json.dumps({"P11 SIGKILL of LiteLLM to a 200 through Traefik / LiteLLM cold start": {
+        "ratio median": round(statistics.median(ratios), 2), "ratio min": round(min(ratios), 2),
+        "ratio max": round(max(ratios), 2), "recovery s median": round(statistics.median(recoveries), 2),
+        "cold start s median": round(statistics.median(colds), 2), "rounds": args.rounds}}))
+
+
+if __name__ == "__main__":
+    main()
