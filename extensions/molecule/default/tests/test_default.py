@@ -17,7 +17,7 @@ import os
 import re
 import secrets
 import subprocess
-import time
+import sys
 from pathlib import Path
 
 import anthropic
@@ -25,6 +25,10 @@ import openai
 import pytest
 import requests
 import yaml
+
+PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[4]))
+sys.path.insert(0, str(PROJECT / "tests/unit"))
+from processes import wait_for  # noqa: E402  (the tests' one poll-until helper)
 
 # The demo Mac; test_fleet.py checks every Mac.
 testinfra_hosts = ["mac1"]
@@ -34,7 +38,6 @@ DOMAIN = "gui/501"
 # The default scenario's inventory and molecule's extra variables (config.yml).
 ALIASES = ["claude-3-5-sonnet", "gpt-4"]
 MODELS = {"llama3.2:3b", "qwen3:8b", "qwen2.5-coder:7b"}
-PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[4]))
 SECRETS = PROJECT / ".cache/secrets/default"
 # make molecule installs it from npm at the pin in tests/clients.
 CLAUDE = PROJECT / ".cache/clients/node_modules/.bin/claude"
@@ -195,14 +198,19 @@ def test_the_anthropic_sdk_by_api_key_makes_a_tool_use_round_trip(base_url, toke
     assert "sunny, 21 C" in final.content[0].text
 
 
-def litellm_log_has(root, marker, wait=0.0):
-    deadline = time.monotonic() + wait
-    while True:
-        if marker in root.file(ROOT + "/logs/litellm.log").content_string:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.2)
+def litellm_log(root):
+    return root.file(ROOT + "/logs/litellm.log").content_string
+
+
+def settled_count(root, text):
+    """How often `text` is in litellm.log once two reads a second apart agree (earlier requests logged)."""
+    seen = []
+
+    def settled():
+        seen.append(litellm_log(root).count(text))
+        return len(seen) > 1 and seen[-1] == seen[-2]
+    wait_for(settled, 10, "litellm.log to settle", interval=1)
+    return seen[-1]
 
 
 def anthropic_request(base_url, token, marker, auth):
@@ -231,8 +239,8 @@ def test_a_wrong_token_gets_the_sdks_authentication_error_and_never_reaches_lite
     # The same request with the right token shows up in LiteLLM's access log, marker and all; the
     # refused one, sent before it, does not.
     send(base_url, token, accepted, auth)
-    assert litellm_log_has(root, accepted, wait=5), "the accepted request is not in litellm.log"
-    assert not litellm_log_has(root, refused)
+    wait_for(lambda: accepted in litellm_log(root), 5, "the accepted request in litellm.log", interval=0.2)
+    assert refused not in litellm_log(root)
 
 
 def claude_code(base_url, token, tmp_path, tools=""):
@@ -262,10 +270,15 @@ def test_the_claude_code_cli_runs_a_tool_and_sends_its_result_back(base_url, tok
     assert out.startswith("stand-in reply to tool result:"), out
 
 
-def test_the_claude_code_cli_with_a_wrong_token_fails_on_authentication(base_url, tmp_path):
+def test_the_claude_code_cli_with_a_wrong_token_fails_on_authentication(root, base_url, tmp_path):
+    # Claude Code's requests carry no marker of ours: count LiteLLM's /v1/messages lines instead,
+    # which the SDK tests above made (proof that such requests are logged).
+    before = settled_count(root, "/v1/messages")
+    assert before > 0, "no /v1/messages request in litellm.log: is the access log written?"
     rc, out = claude_code(base_url, "ccp-" + secrets.token_urlsafe(30), tmp_path)
     assert rc != 0, out
     assert "401" in out and "authenticate" in out, out
+    assert litellm_log(root).count("/v1/messages") == before, "a refused Claude Code request reached LiteLLM"
 
 
 def test_config_drops_thinking_only_for_models_that_cannot_think(root):

@@ -3,9 +3,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """molecule default's verify (testinfra), for every Mac of the fleet: each serves its own model
 list (inventory/hosts.yml) through its Traefik, with the fleet's one generated token, to the
-official anthropic and openai SDKs, streaming and not."""
+official anthropic and openai SDKs, streaming and not; and another Mac on the same network
+reaches its Traefik only, not LiteLLM, the token verifier or Traefik's API."""
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import anthropic
@@ -18,6 +22,18 @@ SCENARIO = Path(__file__).resolve().parents[1]
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[4]))
 INVENTORY = yaml.safe_load((SCENARIO / "inventory/hosts.yml").read_text())["ccproxy_hosts"]
 PROMPT = [{"role": "user", "content": "ccproxy fleet"}]
+# Traefik's entrypoint, then LiteLLM, the token verifier and Traefik's API (the roles' defaults).
+PORTS = {8080: "open", 8081: "ConnectionRefusedError", 8082: "ConnectionRefusedError", 8090: "ConnectionRefusedError"}
+# Run on a Mac: how each port of another address answers a TCP connect.
+PROBE = """
+import socket, sys
+for port in sys.argv[2:]:
+    try:
+        socket.create_connection((sys.argv[1], int(port)), timeout=5).close()
+        print(port, "open")
+    except OSError as error:
+        print(port, type(error).__name__)
+"""
 
 
 def aliases(name):
@@ -29,6 +45,14 @@ def aliases(name):
 @pytest.fixture(scope="module")
 def token():
     return (PROJECT / ".cache/secrets/default/client-token").read_text().strip()
+
+
+@pytest.fixture(scope="module")
+def addresses():
+    """Every Mac's address, from the test bed's inventory script."""
+    out = subprocess.run([sys.executable, str(PROJECT / "tests/testbed/macs/inventory.py"), "--list"],
+                         capture_output=True, text=True, check=True, timeout=30).stdout
+    return {name: hostvars["ansible_host"] for name, hostvars in json.loads(out)["_meta"]["hostvars"].items()}
 
 
 @pytest.fixture()
@@ -62,3 +86,13 @@ def test_the_openai_sdk_gets_a_completion_and_a_stream(mac, token):
     assert chat.choices[0].message.content, chat
     chunks = client.chat.completions.create(model=aliases(name)[0], max_tokens=16, messages=PROMPT, stream=True)
     assert "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+
+
+def test_another_mac_reaches_traefik_only(host, mac, addresses):
+    name, _base_url = mac
+    others = sorted(set(addresses) - {name})
+    assert others, addresses
+    for other in others:
+        out = host.check_output("python3 -c %s %s " + " ".join(map(str, PORTS)), PROBE, addresses[other])
+        assert dict(line.split() for line in out.splitlines()) == {str(port): seen for port, seen in PORTS.items()}, (
+            name, other, out)
