@@ -11,6 +11,8 @@ stand-in, or their authentication error for a wrong token, which LiteLLM's log s
 reached it.
 """
 
+import collections
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -18,6 +20,7 @@ import re
 import secrets
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import anthropic
@@ -288,3 +291,62 @@ def test_config_drops_thinking_only_for_models_that_cannot_think(root):
     assert models["claude-*"]["additional_drop_params"] == ["thinking", "reasoning_effort"]
     assert models[ALIASES[0]]["additional_drop_params"] == ["thinking", "reasoning_effort"]
     assert "additional_drop_params" not in models[ALIASES[1]], models[ALIASES[1]]
+
+
+def load_client(base_url, token, deadline, limit):
+    """One client's loop until `deadline` (or `limit` requests): alternately a /v1/messages reply
+    and a streamed chat completion on one kept-alive session; returns (status, complete) pairs."""
+    results = []
+    session = requests.Session()
+    session.headers["Authorization"] = "Bearer " + token
+    body = {"model": ALIASES[0], "max_tokens": 16, "messages": [{"role": "user", "content": "ccproxy under load"}]}
+    while time.monotonic() < deadline and len(results) < limit:
+        try:
+            if len(results) % 2:
+                reply = session.post(base_url + "/v1/chat/completions", json=dict(body, stream=True), stream=True,
+                                     timeout=60)
+                text = reply.text
+                results.append((reply.status_code, text.rstrip().endswith("data: [DONE]")))
+            else:
+                reply = session.post(base_url + "/v1/messages", json=body, timeout=60)
+                results.append((reply.status_code, reply.ok and reply.json().get("stop_reason") is not None))
+        except requests.RequestException as error:
+            results.append((type(error).__name__, False))
+    return results
+
+
+def test_twenty_clients_for_a_minute_get_every_answer_whole(root, base_url, token):
+    """Issue F's load: 20 concurrent clients for 60 s through Traefik, streaming and not: no 5xx,
+    every response complete, and the verifier's memory grows by a few MB at most."""
+    _text, verifier = job(root, LABEL + ".auth")
+    rss_before = int(root.check_output("ps -o rss= -p %d", verifier))
+    deadline = time.monotonic() + 60
+    with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+        futures = [pool.submit(load_client, base_url, token, deadline, 2000) for _ in range(20)]
+        results = [result for future in futures for result in future.result(timeout=180)]
+    failed = collections.Counter(status for status, complete in results if status != 200 or not complete)
+    rss_after = int(root.check_output("ps -o rss= -p %d", verifier))
+    print("\nload: %d requests in 60 s from 20 clients, %d failed %s; verifier RSS %d -> %d KB"
+          % (len(results), sum(failed.values()), dict(failed), rss_before, rss_after))
+    assert len(results) >= 200 and not failed, dict(failed)
+    assert job(root, LABEL + ".auth")[1] == verifier
+    assert rss_after - rss_before < 5 * 1024
+
+
+# Last: after every request the tests above sent, wrong tokens included.
+def test_no_secret_in_any_log_plist_process_argument_or_traefik_s_view(root, token):
+    """Issue F's search: the master key and the client token, in every log file, ccproxy's plists,
+    every process's arguments, Traefik's API (its whole configuration) and its dynamic file."""
+    key = root.file(ROOT + "/auth/master.key").content_string.strip()
+    logs = root.check_output("find %s/logs -type f", ROOT).splitlines()
+    plists = root.check_output("ls /Users/coder/Library/LaunchAgents/%s*.plist", LABEL).split()
+    assert len(logs) >= 5 and len(plists) == 3, (logs, plists)
+    # Bytes: a rotated log is compressed.
+    places = {path: root.file(path).content for path in logs + plists + [ROOT + "/traefik/dynamic/ccproxy.yml"]}
+    places["ps -eo args"] = root.check_output("ps -eo args").encode()
+    places["Traefik's API"] = root.check_output(
+        "python3 -c %s", "import urllib.request; print(urllib.request.urlopen("
+        "'http://127.0.0.1:8090/api/rawdata', timeout=10).read().decode())").encode()
+    assert b"ccproxy@file" in places["Traefik's API"]
+    hidden = (key.encode(), token.encode())
+    assert sorted(place for place, data in places.items() if any(secret in data for secret in hidden)) == []
