@@ -319,13 +319,13 @@ def test_twenty_clients_for_a_minute_get_every_answer_whole(root, base_url, toke
     """Issue F's load: 20 concurrent clients for 60 s through Traefik, streaming and not: no 5xx,
     every response complete, and the verifier's memory grows by a few MB at most."""
     _text, verifier = job(root, LABEL + ".auth")
-    rss_before = int(root.check_output("ps -o rss= -p %d", verifier))
+    rss_before = int(root.check_output("ps -o rss= -p %s", str(verifier)))
     deadline = time.monotonic() + 60
     with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
         futures = [pool.submit(load_client, base_url, token, deadline, 2000) for _ in range(20)]
         results = [result for future in futures for result in future.result(timeout=180)]
     failed = collections.Counter(status for status, complete in results if status != 200 or not complete)
-    rss_after = int(root.check_output("ps -o rss= -p %d", verifier))
+    rss_after = int(root.check_output("ps -o rss= -p %s", str(verifier)))
     print("\nload: %d requests in 60 s from 20 clients, %d failed %s; verifier RSS %d -> %d KB"
           % (len(results), sum(failed.values()), dict(failed), rss_before, rss_after))
     assert len(results) >= 200 and not failed, dict(failed)
