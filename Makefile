@@ -19,11 +19,13 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 # The test bed's network names are fixed: one bed per machine. Whatever brings a bed up holds this lock.
 TESTBED_LOCK ?= /var/tmp/ccproxy-testbed.lock
+# The only unit tests that bring up test-bed Macs (and so take the lock).
+BED_UNITS    := tests/testbed/tests/test_macs.py
 # The Claude Code CLI for the real-client checks, from npm at the pin in tests/clients' lock.
 CLAUDE       := .cache/clients/node_modules/.bin/claude
 SCENARIOS    := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard extensions/molecule/*/molecule.yml))))
 
-.PHONY: help setup requirements variables lint sanity units integration molecule test demo demo-down bench clean
+.PHONY: help setup requirements variables lint sanity units units-no-bed units-bed checks integration molecule test demo demo-down bench clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,9 +57,19 @@ variables: setup ## Regenerate docs/variables.md and inventory/group_vars/ from 
 sanity: setup ## ansible-test sanity, offline, in a temporary ansible_collections tree.
 	tests/tools/sanity.sh
 
-units: setup ## pytest: module units and the test bed's own tests; module units again on Python 3.9.
-	flock $(TESTBED_LOCK) $(BIN)/pytest
+units: units-no-bed units-bed ## pytest: module units and the test bed's own tests; module units again on Python 3.9.
+
+units-no-bed: setup ## The unit tests that bring up no test-bed Mac (the stand-ins run in temporary directories).
+	$(BIN)/pytest tests/unit tests/testbed/tests --ignore=$(BED_UNITS)
 	tests/tools/units-py39.sh
+
+units-bed: setup ## The test bed's tests of its own Macs.
+	flock $(TESTBED_LOCK) $(BIN)/pytest $(BED_UNITS)
+
+checks: setup ## lint, sanity and units-no-bed, each a timed stage: what needs no test bed.
+	tests/tools/stage.sh lint $(MAKE) --no-print-directory lint
+	tests/tools/stage.sh sanity $(MAKE) --no-print-directory sanity
+	tests/tools/stage.sh units $(MAKE) --no-print-directory units-no-bed
 
 integration: setup ## Role tests on the test bed that molecule's one-converge shape cannot express (each takes the bed's lock).
 	$(BIN)/pytest tests/integration
@@ -73,13 +85,13 @@ molecule: setup $(CLAUDE) ## Every molecule scenario, each timed.
 	  tests/tools/stage.sh "molecule $$s" flock $(TESTBED_LOCK) $(BIN)/molecule test --scenario-name $$s || exit 1; \
 	done
 
-test: setup ## Everything CI runs: lint, sanity, units, molecule (a running demo is taken down: one bed per machine).
-	rm -f .cache/stages.tsv
+test: setup ## Everything CI runs: lint, sanity, units, integration, molecule (a running demo is taken down: one bed per machine).
+	tests/tools/stage.sh --start
 	$(MAKE) --no-print-directory demo-down
-	tests/tools/stage.sh lint $(MAKE) --no-print-directory lint
-	tests/tools/stage.sh sanity $(MAKE) --no-print-directory sanity
-	tests/tools/stage.sh units $(MAKE) --no-print-directory units
-	tests/tools/stage.sh integration $(MAKE) --no-print-directory integration
+	# integration drives one Mac at a time, about one core: the checks take the other.
+	tests/tools/beside.sh .cache/checks.log '$(MAKE) --no-print-directory checks' -- \
+	  tests/tools/stage.sh integration $(MAKE) --no-print-directory integration
+	tests/tools/stage.sh "units, bed" $(MAKE) --no-print-directory units-bed
 	$(MAKE) --no-print-directory molecule
 	tests/tools/stage.sh --summary
 
