@@ -285,7 +285,7 @@ def test_preflight_finds_no_python_before_any_change():
     assert "No Python >= 3.10 and < 3.15 on mac1" in out
 
 
-def test_preflight_in_agent_mode_needs_the_users_gui_session():
+def test_preflight_in_agent_mode_needs_the_users_gui_session(secrets_dir):
     assert on_mac("launchctl", "x-standin", "gui-session", "501", "off")[0] == 0
     try:
         out = preflight("preflight, no GUI session", rc=2)
@@ -295,6 +295,17 @@ def test_preflight_in_agent_mode_needs_the_users_gui_session():
         preflight("preflight, no GUI session, daemon mode", "-e", "ccproxy_launchd_mode=daemon")
     finally:
         assert on_mac("launchctl", "x-standin", "gui-session", "501", "on")[0] == 0
+    # The login started every agent again: the next tests need them serving, as a user would
+    # wait for them (LiteLLM's start, then Traefik's next health check of it).
+    token = (secrets_dir / "client-token").read_text().strip()
+    deadline, status = time.monotonic() + 90, None
+    while status != 200 and time.monotonic() < deadline:
+        time.sleep(1)
+        try:
+            status = get("/v1/models", token).status_code
+        except requests.RequestException as exc:
+            status = type(exc).__name__
+    assert status == 200, "ccproxy did not serve again within 90 s of the login: %s" % status
 
 
 # A pin change on a serving Mac: the new release is tried on a port of its own, then switched to.
@@ -322,6 +333,8 @@ def serving_release(token):
     link = on_mac("readlink", ROOT + "/venv")[1]
     response = requests.post(URL + "/v1/chat/completions", headers={"Authorization": "Bearer " + token},
                              json={"model": "gpt-4", "messages": [{"role": "user", "content": "which?"}]}, timeout=30)
+    if response.status_code != 200:  # whose answer it was: Traefik's "no available server", or LiteLLM's
+        print("\nserving_release: %d %s" % (response.status_code, response.text[:300]))
     return link.rsplit("litellm-", 1)[-1], response.status_code
 
 
