@@ -1,0 +1,177 @@
+# Copyright (c) 2026, VisiQuate ccproxy maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""visiquate.ccproxy.managed_files: its decision as data, then the module on a real temporary tree
+(the module's job is the filesystem; a mocked one would test the mock)."""
+
+from __future__ import annotations
+
+import grp
+import io
+import json
+import os
+import pwd
+import stat
+from contextlib import redirect_stdout
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.visiquate.ccproxy.plugins.modules import managed_files
+
+# (wanted state, what is there, its content) -> plan
+PLANS = [
+    ("directory", None, None, "mkdir"),
+    ("directory", "directory", None, None),
+    ("directory", "file", b"x", ValueError),
+    ("directory", "other", None, ValueError),
+    ("file", None, None, "write"),
+    ("file", "file", b"same\n", None),
+    ("file", "file", b"old\n", "write"),
+    ("file", "file", b"same", "write"),  # a trailing newline is content too
+    ("file", "directory", None, ValueError),
+    ("file", "other", None, ValueError),  # a symlink is not followed: it would write elsewhere
+]
+
+
+@pytest.mark.parametrize("state, kind, old, expected", PLANS)
+def test_plan(state, kind, old, expected):
+    entry = {"path": "/x", "state": state, "content": "same\n"}
+    if expected is ValueError:
+        with pytest.raises(ValueError, match="/x exists and is not"):
+            managed_files.plan(entry, kind, old)
+    else:
+        assert managed_files.plan(entry, kind, old) == expected
+
+
+USER = pwd.getpwuid(os.getuid()).pw_name
+GROUP = grp.getgrgid(os.getgid()).gr_name
+
+
+def run(files, check=False, diff=False):
+    """main() with these entries; the JSON it printed, and whether it failed."""
+    args = {"files": files, "_ansible_check_mode": check, "_ansible_diff": diff}
+    out = io.StringIO()
+    with patch_module_args(args), redirect_stdout(out), pytest.raises(SystemExit) as exit_:
+        managed_files.main()
+    return json.loads(out.getvalue()), exit_.value.code != 0
+
+
+def tree(tmp_path):
+    root = tmp_path / "root"
+    return root, [
+        {"path": str(root), "state": "directory", "owner": USER, "group": GROUP, "mode": "0755"},
+        {"path": str(root / "logs"), "state": "directory", "owner": USER, "group": GROUP, "mode": "0700"},
+        {"path": str(root / "run.sh"), "content": "#!/bin/sh\nexec app\n", "owner": USER, "group": GROUP,
+         "mode": "0755"},
+        {"path": str(root / "config.yaml"), "content": "a: 1\n", "owner": USER, "group": GROUP, "mode": "0644",
+         "validate": "grep -q '^a:' %s", "backup": True},
+    ]
+
+
+def mode(path):
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_check_mode_on_nothing_reports_every_entry_and_creates_none(tmp_path):
+    root, files = tree(tmp_path)
+    result, failed = run(files, check=True, diff=True)
+    assert not failed and result["changed"]
+    assert [f["changed"] for f in result["files"]] == [True] * 4
+    assert not root.exists()
+    assert {"before_header": f"{root}/run.sh (absent)", "after_header": f"{root}/run.sh", "before": "",
+            "after": "#!/bin/sh\nexec app\n"} in result["diff"]
+
+
+def test_first_run_creates_all_then_a_second_changes_nothing(tmp_path):
+    root, files = tree(tmp_path)
+    result, failed = run(files)
+    assert not failed and result["changed"]
+    assert (root / "run.sh").read_text() == "#!/bin/sh\nexec app\n"
+    assert (mode(root), mode(root / "logs"), mode(root / "run.sh"), mode(root / "config.yaml")) == \
+        (0o755, 0o700, 0o755, 0o644)
+    assert "backup_file" not in result["files"][3]  # nothing to back up on a first write
+    again, failed = run(files, diff=True)
+    assert not failed and not again["changed"] and again["diff"] == []
+    assert [f["changed"] for f in again["files"]] == [False] * 4
+    check, _ = run(files, check=True, diff=True)
+    assert not check["changed"]
+
+
+def test_a_changed_file_is_replaced_with_a_backup_and_only_it_reports_changed(tmp_path):
+    root, files = tree(tmp_path)
+    run(files)
+    files[3]["content"] = "a: 2\n"
+    check, _ = run(files, check=True, diff=True)
+    assert check["changed"] and (root / "config.yaml").read_text() == "a: 1\n"
+    assert check["diff"] == [{"before_header": f"{root}/config.yaml", "after_header": f"{root}/config.yaml",
+                              "before": "a: 1\n", "after": "a: 2\n"}]
+    result, failed = run(files)
+    assert not failed
+    assert [f["changed"] for f in result["files"]] == [False, False, False, True]
+    assert (root / "config.yaml").read_text() == "a: 2\n"
+    backup = result["files"][3]["backup_file"]
+    assert open(backup).read() == "a: 1\n"
+    # The temporary file was renamed, not left behind.
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_wrong_mode_alone_is_a_change_shown_as_file_shows_it(tmp_path):
+    root, files = tree(tmp_path)
+    run(files)
+    os.chmod(root / "logs", 0o755)
+    result, _ = run(files, diff=True)
+    assert [f["changed"] for f in result["files"]] == [False, True, False, False]
+    assert result["diff"] == [{"before": {"path": str(root / "logs"), "mode": "0755"},
+                               "after": {"path": str(root / "logs"), "mode": "0700"}}]
+    assert mode(root / "logs") == 0o700
+
+
+def test_content_that_fails_validation_changes_nothing_at_all(tmp_path):
+    root, files = tree(tmp_path)
+    run(files)
+    os.chmod(root / "run.sh", 0o700)
+    files[2]["content"] = "#!/bin/sh\nexec other\n"
+    files[3]["content"] = "b: 1\n"
+    result, failed = run(files)
+    assert failed
+    assert "config.yaml: the new content failed validation" in result["msg"]
+    assert "nothing was changed" in result["msg"]
+    # Not the file before it in the list either, nor its mode.
+    assert (root / "run.sh").read_text() == "#!/bin/sh\nexec app\n" and mode(root / "run.sh") == 0o700
+    assert (root / "config.yaml").read_text() == "a: 1\n"
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.mkdir(), "exists and is not a regular file"),
+    (lambda p: p.symlink_to("/etc/hostname"), "exists and is not a regular file"),
+])
+def test_something_else_in_a_files_place_fails_before_any_change(tmp_path, make, message):
+    root, files = tree(tmp_path)
+    root.mkdir()
+    make(root / "config.yaml")
+    result, failed = run(files)
+    assert failed and message in result["msg"]
+    assert not (root / "logs").exists()
+
+
+def test_missing_parents_get_the_directorys_owner_and_mode(tmp_path):
+    deep = tmp_path / "home" / "Library" / "LaunchAgents"
+    result, failed = run([{"path": str(deep), "state": "directory", "owner": USER, "group": GROUP, "mode": "0700"}])
+    assert not failed and result["changed"]
+    assert [mode(p) for p in (tmp_path / "home", deep.parent, deep)] == [0o700] * 3
+
+
+@pytest.mark.parametrize("path, existing, expected", [
+    ("/a/b/c", ["/", "/a"], ["/a/b", "/a/b/c"]),
+    ("/a", ["/"], ["/a"]),
+    ("/a/b", ["/", "/a", "/a/b"], []),
+])
+def test_missing_directories(monkeypatch, path, existing, expected):
+    monkeypatch.setattr(managed_files.os.path, "lexists", lambda p: p in existing)
+    assert managed_files.missing_directories(path) == expected
+
+
+def test_a_file_needs_content(tmp_path):
+    result, failed = run([{"path": str(tmp_path / "f")}])
+    assert failed and result["msg"] == f"{tmp_path}/f: content is required for a file"
