@@ -94,7 +94,7 @@ def test_first_run_creates_all_then_a_second_changes_nothing(tmp_path):
     again, failed = run(files, diff=True)
     assert not failed and not again["changed"] and again["diff"] == []
     assert [f["changed"] for f in again["files"]] == [False] * 4
-    check, _ = run(files, check=True, diff=True)
+    check = run(files, check=True, diff=True)[0]
     assert not check["changed"]
 
 
@@ -102,7 +102,7 @@ def test_a_changed_file_is_replaced_with_a_backup_and_only_it_reports_changed(tm
     root, files = tree(tmp_path)
     run(files)
     files[3]["content"] = "a: 2\n"
-    check, _ = run(files, check=True, diff=True)
+    check = run(files, check=True, diff=True)[0]
     assert check["changed"] and (root / "config.yaml").read_text() == "a: 1\n"
     assert check["diff"] == [{"before_header": f"{root}/config.yaml", "after_header": f"{root}/config.yaml",
                               "before": "a: 1\n", "after": "a: 2\n"}]
@@ -120,7 +120,7 @@ def test_a_wrong_mode_alone_is_a_change_shown_as_file_shows_it(tmp_path):
     root, files = tree(tmp_path)
     run(files)
     os.chmod(root / "logs", 0o755)
-    result, _ = run(files, diff=True)
+    result = run(files, diff=True)[0]
     assert [f["changed"] for f in result["files"]] == [False, True, False, False]
     assert result["diff"] == [{"before": {"path": str(root / "logs"), "mode": "0755"},
                                "after": {"path": str(root / "logs"), "mode": "0700"}}]
