@@ -194,8 +194,6 @@ def validate(module, entry):
         with os.fdopen(handle, "wb") as out:
             out.write(to_bytes(entry["content"], errors="surrogate_or_strict"))
         command = entry["validate"]
-        if "%s" not in command:
-            module.fail_json(msg="validate must contain %%s: %s" % command)
         rc, out, err = module.run_command(command % temp)
         if rc != 0:
             module.fail_json(msg="%s: the new content failed validation (%s), nothing was changed"
@@ -230,6 +228,8 @@ def run(module):
     for entry in entries:
         if entry["state"] == "file" and entry["content"] is None:
             module.fail_json(msg="%s: content is required for a file" % entry["path"])
+        if entry["validate"] and "%s" not in entry["validate"]:
+            module.fail_json(msg="%s: validate must contain %%s: %s" % (entry["path"], entry["validate"]))
 
     # Look at everything, and validate, before changing anything.
     plans = []

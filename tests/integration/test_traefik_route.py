@@ -23,6 +23,7 @@ import pytest
 import requests
 import yaml
 
+from ansible_collections.visiquate.ccproxy.tests.unit.processes import wait_for
 from macbed import REPO, ROOT, on_mac, report
 import macbed
 
@@ -298,14 +299,14 @@ def test_preflight_in_agent_mode_needs_the_users_gui_session(secrets_dir):
     # The login started every agent again: the next tests need them serving, as a user would
     # wait for them (LiteLLM's start, then Traefik's next health check of it).
     token = (secrets_dir / "client-token").read_text().strip()
-    deadline, status = time.monotonic() + 90, None
-    while status != 200 and time.monotonic() < deadline:
-        time.sleep(1)
+
+    def serving():
         try:
-            status = get("/v1/models", token).status_code
-        except requests.RequestException as exc:
-            status = type(exc).__name__
-    assert status == 200, "ccproxy did not serve again within 90 s of the login: %s" % status
+            return get("/v1/models", token).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_for(serving, 90, "ccproxy to serve again after the login", interval=1)
 
 
 # A pin change on a serving Mac: the new release is tried on a port of its own, then switched to.

@@ -172,6 +172,13 @@ def test_missing_directories(monkeypatch, path, existing, expected):
     assert managed_files.missing_directories(path) == expected
 
 
+def test_a_validate_command_without_the_file_fails_before_any_change(tmp_path):
+    result, failed = run([{"path": str(tmp_path / "d"), "state": "directory"},
+                          {"path": str(tmp_path / "f"), "content": "x", "validate": "true"}])
+    assert failed and result["msg"] == f"{tmp_path}/f: validate must contain %s: true"
+    assert not (tmp_path / "d").exists()
+
+
 def test_a_file_needs_content(tmp_path):
     result, failed = run([{"path": str(tmp_path / "f")}])
     assert failed and result["msg"] == f"{tmp_path}/f: content is required for a file"
