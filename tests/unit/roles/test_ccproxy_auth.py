@@ -205,11 +205,11 @@ def fuzz_request(rng):
 
 
 def test_fuzz(verifier):
-    """5,000 random requests: no crash, never a 200 without a valid token, each answered quickly."""
+    """20,000 random requests (issue F's bound): no crash, never a 200 without a valid token, each answered quickly."""
     rng = random.Random(int(os.environ.get("CCPROXY_FUZZ_SEED", "20261126")))
     sock, samples, statuses, started = Connection(verifier.port), [], {}, time.monotonic()
     try:
-        for _request in range(5000):
+        for _request in range(20000):
             raw, method, valid = fuzz_request(rng)
             began = time.perf_counter()
             sock.send(raw)
@@ -231,8 +231,8 @@ def test_fuzz(verifier):
     print(f"\nfuzz: {dict(sorted(statuses.items()))} in {elapsed:.1f} s; p50 {statistics.median(samples):.3f} ms, "
           f"p99 {samples[int(len(samples) * 0.99)]:.3f} ms, max {samples[-1]:.3f} ms")
     assert verifier.proc.poll() is None
-    assert elapsed < 30 and statistics.median(samples) < 1.0
-    assert min(statuses.get(status, 0) for status in (200, 401, 400, 404, 431)) >= 50, statuses
+    assert elapsed < 60 and statistics.median(samples) < 1.0
+    assert min(statuses.get(status, 0) for status in (200, 401, 400, 404, 431)) >= 200, statuses
     check(verifier.verify([("x-api-key", ALICE)]), "alice", verifier.master_key)
 
 
