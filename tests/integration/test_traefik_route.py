@@ -31,6 +31,7 @@ HERE = Path(__file__).resolve().parent / "traefik_route"
 URL = "http://198.18.0.11:8080"
 AUTH_JOB = "gui/501/com.visiquate.ccproxy.auth"
 TRAEFIK_JOB = "gui/501/com.visiquate.ccproxy.traefik"
+LABELS = ("com.visiquate.ccproxy", "com.visiquate.ccproxy.auth", "com.visiquate.ccproxy.traefik")
 TRAEFIK_VENV = "%s/venvs/traefik-%s" % (ROOT, yaml.safe_load(
     (REPO / "roles/traefik_route/defaults/main.yml").read_text())["ccproxy_traefik_version"])
 ALIASES = {"claude-3-5-sonnet", "gpt-4"}
@@ -80,6 +81,23 @@ def get(path, token=None, header="bearer", **kwargs):
     elif token:
         headers["x-api-key"] = token
     return requests.get(URL + path, headers=headers, timeout=10, **kwargs)
+
+
+def wait_until_serving(token, what, timeout=90):
+    """Until a client with `token` lists the models through Traefik (LiteLLM's start, then Traefik's next health check)."""
+    def serving():
+        try:
+            return get("/v1/models", token).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(serving, timeout, what, interval=1)
+    except pytest.fail.Exception:  # say which job is not running, and how it last ended
+        for label in LABELS:
+            states = on_mac("launchctl", "print", "gui/501/" + label)[1].splitlines()
+            print(label, [line.strip() for line in states if re.match(r"\s*(pid|runs|last exit code) = ", line)])
+        raise
 
 
 def assert_refused(response):
@@ -221,9 +239,6 @@ def test_with_no_tokens_one_is_generated_on_the_controller_and_works(secrets_dir
     assert token_file.read_text().strip() == token and token not in out
 
 
-LABELS = ("com.visiquate.ccproxy", "com.visiquate.ccproxy.auth", "com.visiquate.ccproxy.traefik")
-
-
 def loaded(domain):
     return [label for label in LABELS if on_mac("launchctl", "print", "%s/%s" % (domain, label))[0] == 0]
 
@@ -298,15 +313,7 @@ def test_preflight_in_agent_mode_needs_the_users_gui_session(secrets_dir):
         assert on_mac("launchctl", "x-standin", "gui-session", "501", "on")[0] == 0
     # The login started every agent again: the next tests need them serving, as a user would
     # wait for them (LiteLLM's start, then Traefik's next health check of it).
-    token = (secrets_dir / "client-token").read_text().strip()
-
-    def serving():
-        try:
-            return get("/v1/models", token).status_code == 200
-        except requests.RequestException:
-            return False
-
-    wait_for(serving, 90, "ccproxy to serve again after the login", interval=1)
+    wait_until_serving((secrets_dir / "client-token").read_text().strip(), "ccproxy to serve again after the login")
 
 
 # A pin change on a serving Mac: the new release is tried on a port of its own, then switched to.
@@ -417,3 +424,33 @@ def test_with_an_existing_traefik_a_missing_dynamic_directory_fails_before_any_c
         "ccproxy_traefik_manage": False, "ccproxy_traefik_dynamic_dir": "/opt/homebrew/etc/traefik/dynamic"}), rc=2)
     assert "/opt/homebrew/etc/traefik/dynamic is not a directory on mac1" in out
     assert recap["changed"] == 0
+
+
+# Issue F: logs/ on a full disk. A small tmpfs over it, filled, then every job restarted so that
+# each opens its logs there: the service must start, answer and refuse as before, logging nothing.
+def test_a_full_logs_disk_leaves_the_service_answering(generated):
+    logs = ROOT + "/logs"
+    owner = on_mac("stat", "-c", "uid=%u,gid=%g,mode=%a", logs)[1]
+    assert on_mac("mount", "-t", "tmpfs", "-o", "size=256k," + owner, "ccproxy-full-logs", logs)[0] == 0
+    try:
+        on_mac("dd", "if=/dev/zero", "of=%s/filler" % logs, "bs=4k")  # ends with "No space left on device"
+        assert on_mac("df", "--output=avail", "-B1", logs)[1].split()[-1] == "0"
+        for label in LABELS:
+            assert on_mac("launchctl", "kickstart", "-k", "gui/501/" + label)[0] == 0, label
+        wait_until_serving(generated, "ccproxy to serve with its logs on a full disk")
+        pids = {job: job_pid(job) for job in (AUTH_JOB, TRAEFIK_JOB)}
+        statuses = []
+        for _request in range(20):
+            response = requests.post(URL + "/v1/chat/completions", headers={"Authorization": "Bearer " + generated},
+                                     json={"model": "gpt-4", "messages": [{"role": "user", "content": "full?"}]}, timeout=30)
+            statuses.append(response.status_code)
+            assert_refused(get("/v1/models", "ccp-wrong"))
+        assert statuses == [200] * 20, statuses
+        assert {job: job_pid(job) for job in pids} == pids
+        print("\nfull logs/: 20 completions served, 20 wrong tokens refused; on the tmpfs: "
+              + on_mac("ls", "-s", logs)[1].replace("\n", ", "))
+    finally:
+        assert on_mac("umount", "-l", logs)[0] == 0
+        for label in LABELS:  # back to the logs on disk
+            on_mac("launchctl", "kickstart", "-k", "gui/501/" + label)
+        wait_until_serving(generated, "ccproxy to serve again with its logs on disk")
