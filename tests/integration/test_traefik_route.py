@@ -454,3 +454,26 @@ def test_a_full_logs_disk_leaves_the_service_answering(generated):
         for label in LABELS:  # back to the logs on disk
             on_mac("launchctl", "kickstart", "-k", "gui/501/" + label)
         wait_until_serving(generated, "ccproxy to serve again with its logs on disk")
+
+
+# Issue F: a config LiteLLM refuses at start though it passes the role's structural check (an
+# alias's params with max_agentic_loops 0: LiteLLM 1.108 exits at start-up, and launchd starts
+# it again and again). The run must fail with launchd's last exit code and LiteLLM's own reason,
+# and the previous config.yaml must be serving again; the next run finds nothing to change.
+def test_a_config_litellm_refuses_at_start_puts_the_previous_one_back(secrets_dir, generated):
+    hosts = yaml.safe_load((HERE / "hosts.yml").read_text())
+    models = hosts["all"]["children"]["ccproxy_hosts"]["vars"]["ccproxy_models"]
+    refused = [dict(models[0], params={"max_agentic_loops": 0})] + models[1:]
+    out, recap = play("config LiteLLM refuses at start", {}, "-e", json.dumps({"ccproxy_models": refused}),
+                      "-e", "ccproxy_litellm_start_timeout_seconds=40", secrets_dir=secrets_dir, rc=2)
+    assert recap["failed"] == 1, out
+    assert "LiteLLM did not become ready on 127.0.0.1:8081 within 40 s (the previous config.yaml is back in place)" in out
+    exited = re.search(r"launchd started it (\d+) times; its last run exited with code (\d+)", out)
+    assert exited and int(exited.group(1)) >= 2 and int(exited.group(2)) != 0, out
+    assert "max_agentic_loops" in out  # LiteLLM's own reason, from the log tail
+    assert "LiteLLM serves again on the previous config and release." in out
+    assert "max_agentic_loops" not in on_mac("cat", ROOT + "/config.yaml")[1]
+    wait_until_serving(generated, "ccproxy to serve on the previous config", timeout=30)
+    out, recap = play("after the refused config", {}, secrets_dir=secrets_dir)
+    assert recap["changed"] == 0 and recap["failed"] == 0, out
+    print("\nconfig refused at start: launchd ran it %s times, last exit code %s" % exited.groups())
