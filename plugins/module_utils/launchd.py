@@ -328,7 +328,8 @@ def plan(current, wanted):
     """Steps that bring the job from ``current`` to ``wanted``; ``[]`` when it is there.
 
     ``current``: ``loaded`` (bool), ``pid`` (int or None), ``disabled`` (bool), ``drift`` (list
-    of fields, see ``drift``). ``wanted``: ``state`` (running, loaded, restarted, stopped or
+    of fields, see ``drift``), ``newer_files`` (files the running process has not read, see
+    ``newer_than``). ``wanted``: ``state`` (running, loaded, restarted, stopped or
     None), ``enabled`` (bool or None), ``min_uptime`` (seconds), ``plist`` (True when there is a
     plist to bootstrap), ``domain`` and ``label`` (for messages). Steps: ``enable``,
     ``disable``, ``bootout``, ``wait_gone``, ``bootstrap``, ``kickstart`` (start it),
@@ -358,11 +359,46 @@ def plan(current, wanted):
             steps += ["kickstart" if started else "restart", "wait_running"]
         elif state == "running" and (started or not current.get("pid")):
             steps += ["kickstart", "wait_running"]
+        elif state == "running" and current.get("newer_files"):
+            steps += ["restart", "wait_running"]  # files it reads at start changed since
         elif state == "running" and wanted.get("min_uptime"):
             steps.append("wait_running")  # running now: prove that it stays up
     if enabled is False and not disabled:
         steps.append("disable")
     return steps
+
+
+def parse_etime(text):
+    """Seconds from ``ps -o etime=`` (``[[dd-]hh:]mm:ss``, macOS's and procps's format)."""
+    days, dash, clock = text.strip().rpartition("-")
+    parts = clock.split(":")
+    if not 2 <= len(parts) <= 3 or not all(part.isdigit() for part in parts) or (dash and not days.isdigit()):
+        raise ValueError("not an elapsed time from ps -o etime: %r" % text)
+    seconds = 0
+    for part in parts:
+        seconds = seconds * 60 + int(part)
+    return int(days or 0) * 86400 + seconds
+
+
+def modified(paths):
+    """path -> modification time, for each of ``paths`` that exists; a symbolic link counts by
+    its own (switching a link is a change), anything else by the file itself."""
+    found = {}
+    for path in paths:
+        try:
+            found[path] = os.lstat(path).st_mtime
+        except OSError:
+            continue
+    return found
+
+
+def newer_than(started, mtimes):
+    """The paths of ``mtimes`` (path -> time) modified after ``started``, sorted.
+
+    ``started`` comes from ``ps``'s whole seconds, so it is never earlier than the real start:
+    a file counted here really changed after the process started (no needless restart), and
+    only a change within the process's first second can be missed."""
+    return sorted(path for path, mtime in mtimes.items() if mtime > started)
 
 
 def changes(steps):

@@ -107,6 +107,19 @@ options:
       - With a value above V(0), a job that is already running is watched for that long too.
     type: int
     default: 0
+  started_after:
+    description:
+      - Files the job reads only when it starts (its config, a launcher, a link to its release).
+      - With O(state=running), a job whose process started before the last change of any of them
+        is restarted (C(kickstart -k)), as V(restarted) would. A symbolic link counts by its own
+        change, so switching it to another release is one.
+      - This is state, not an event. A run that wrote a file and was cut off before its restart
+        (the controller lost SSH) is completed by the next run.
+      - The process's start comes from C(ps -o etime=), in whole seconds; only a change within
+        the process's first second can go unseen. A file that does not exist is ignored.
+    type: list
+    elements: path
+    default: []
 notes:
   - Run it as root (C(become=true)) for the system domain and for another user's gui domain, or
     as that user for their own domains.
@@ -208,6 +221,14 @@ drift:
   type: list
   elements: str
   sample: [arguments, environment]
+newer_files:
+  description:
+    - Of O(started_after), the files changed after the running process started, for which it was
+      restarted (in check mode, would be).
+  returned: always
+  type: list
+  elements: str
+  sample: [/Users/coder/ccproxy/config.yaml]
 pids:
   description: The PIDs seen while waiting for a job that did not stay up for O(min_uptime).
   returned: when the job failed to stay up
@@ -217,6 +238,7 @@ pids:
 """
 
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -259,6 +281,8 @@ def reconcile(module, launchctl, on_disk):
     disabled = launchctl.disabled()
     current = {"loaded": job is not None, "pid": job and job["pid"], "disabled": disabled,
                "drift": launchd.drift(job, on_disk)}
+    if params["state"] == "running" and params["started_after"] and current["pid"] and not current["drift"]:
+        current["newer_files"] = newer_files(module, current["pid"], params["started_after"])
     wanted = {"state": params["state"], "enabled": params["enabled"],
               "plist": launchctl.plist is not None, "min_uptime": params["min_uptime"],
               "domain": launchctl.domain, "label": launchctl.label}
@@ -289,6 +313,7 @@ def reconcile(module, launchctl, on_disk):
         "runs": final and final["runs"],
         "enabled": not disabled,
         "drift": current["drift"],
+        "newer_files": current.get("newer_files", []),
     }
     if module._diff:
         result["diff"] = {
@@ -297,12 +322,24 @@ def reconcile(module, launchctl, on_disk):
             "before": launchd.diff_text(
                 {"state": launchd.observed_state(job is not None, current["pid"]),
                  "pid": current["pid"], "enabled": not current["disabled"]},
-                {f: launchd.field_value(job, f) for f in current["drift"]}),
+                dict({f: launchd.field_value(job, f) for f in current["drift"]},
+                     **({"changed since its start": current["newer_files"]} if current.get("newer_files") else {}))),
             "after": launchd.diff_text(
                 {"state": after["state"], "pid": after["pid"], "enabled": not disabled},
                 {f: launchd.field_value(on_disk, f) for f in current["drift"]}),
         }
     return result
+
+
+def newer_files(module, pid, paths):
+    """Of ``paths``, those changed after process ``pid`` started (``[]`` if it is gone: the
+    process launchd starts next reads them)."""
+    rc, out, _err = module.run_command([module.get_bin_path("ps", required=True), "-o", "etime=", "-p", str(pid)],
+                                       environ_update={"LANG": "C", "LC_ALL": "C"})
+    if rc != 0 or not out.strip():
+        return []
+    started = time.time() - launchd.parse_etime(out)
+    return launchd.newer_than(started, launchd.modified(paths))
 
 
 def crash_report(target, exc, params, on_disk):
@@ -325,6 +362,7 @@ def main():
             enabled=dict(type="bool"),
             timeout=dict(type="int", default=30),
             min_uptime=dict(type="int", default=0),
+            started_after=dict(type="list", elements="path", default=[]),
         ),
         required_one_of=[("state", "enabled")],
         supports_check_mode=True,

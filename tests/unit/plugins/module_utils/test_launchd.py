@@ -387,6 +387,7 @@ ABSENT = dict(loaded=False, pid=None, disabled=False, drift=[])
 RUNNING = dict(loaded=True, pid=4242, disabled=False, drift=[])
 IDLE = dict(loaded=True, pid=None, disabled=False, drift=[])
 DRIFTED = dict(RUNNING, drift=["arguments"])
+STALE = dict(RUNNING, newer_files=["/Users/coder/ccproxy/config.yaml"])
 DISABLED = dict(ABSENT, disabled=True)
 RUNNING_DISABLED = dict(RUNNING, disabled=True)
 
@@ -400,6 +401,9 @@ PLANS = [
     (RUNNING, "running", None, {}, []),
     (RUNNING, "running", None, {"min_uptime": 15}, ["wait_running"]),
     (DRIFTED, "running", None, {}, RELOAD + START),
+    (STALE, "running", None, {}, ["restart", "wait_running"]),
+    (STALE, "running", None, {"min_uptime": 15}, ["restart", "wait_running"]),
+    (STALE, "loaded", None, {}, []),
     (ABSENT, "loaded", None, {}, ["bootstrap"]),
     (IDLE, "loaded", None, {}, []),
     (RUNNING, "loaded", None, {}, []),
@@ -548,6 +552,44 @@ class FakeModule:
     def run_command(self, argv, **kwargs):
         self.calls.append((argv, kwargs))
         return 0, "", ""
+
+
+# ps -o etime= as macOS and procps print it (padded, with and without hours and days).
+@pytest.mark.parametrize("text, seconds", [
+    ("   00:07\n", 7),
+    ("01:40", 100),
+    ("  1:02:03", 3723),
+    ("2-03:04:05", 2 * 86400 + 3 * 3600 + 4 * 60 + 5),
+    ("10-00:00:00", 864000),
+])
+def test_parse_etime(text, seconds):
+    assert launchd.parse_etime(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "42", "1:2:3:4", "a-01:00", "01:xx", "-01:00"])
+def test_parse_etime_refuses_what_ps_does_not_print(text):
+    with pytest.raises(ValueError, match="not an elapsed time"):
+        launchd.parse_etime(text)
+
+
+def test_newer_than_counts_only_changes_after_the_start():
+    mtimes = {"/a": 99.0, "/b": 100.0, "/c": 100.5, "/d": 250.0}
+    assert launchd.newer_than(100.0, mtimes) == ["/c", "/d"]
+    assert launchd.newer_than(300.0, mtimes) == []
+
+
+def test_modified_counts_a_link_by_its_own_change(tmp_path):
+    release = tmp_path / "release-2"
+    release.mkdir()
+    config = tmp_path / "config.yaml"
+    config.write_text("x")
+    link = tmp_path / "venv"
+    link.symlink_to(release)
+    os.utime(release, (1000, 1000))
+    os.utime(config, (2000, 2000))
+    os.utime(link, (3000, 3000), follow_symlinks=False)
+    found = launchd.modified([str(config), str(link), str(tmp_path / "absent")])
+    assert found == {str(config): 2000.0, str(link): 3000.0}
 
 
 @pytest.mark.parametrize("step, argv", [

@@ -32,6 +32,14 @@ FILES = {
 }
 
 
+# When the Mac's files last changed (epoch seconds), for started_after; launchd.modified itself
+# (lstat, links) is tested in test_launchd.py on real files.
+MTIMES = {
+    "/Users/coder/ccproxy/config.yaml": 99950.0,
+    "/Users/coder/ccproxy/bin/with-master-key": 99000.0,
+}
+
+
 @pytest.fixture(autouse=True)
 def mac_files(monkeypatch):
     """Serve FILES through the real readers; any other path does not exist."""
@@ -46,6 +54,7 @@ def mac_files(monkeypatch):
 
     monkeypatch.setattr(launchd, "load_plist", fake_load_plist)
     monkeypatch.setattr(launchd, "tail", lambda path, *args: tail(local(path), *args))
+    monkeypatch.setattr(launchd, "modified", lambda paths: {path: MTIMES[path] for path in paths if path in MTIMES})
 
 
 UTHelper.from_module(launchd_service, __name__, mocks=[RunCommandMock, HttpMock, ClockMock])
