@@ -12,9 +12,11 @@ are fresh per run and passed as extra variables. Run with -s to see the timings.
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import stat
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -336,14 +338,18 @@ def pin_change(name, version, secrets_dir, *args, rc=0):
     return play(name, {}, "-e", "ccproxy_litellm_version=" + version, *args, secrets_dir=secrets_dir, rc=rc)
 
 
+def deployed_release():
+    """The release behind the job's venv link (a run at another pin would be an upgrade)."""
+    return on_mac("readlink", ROOT + "/venv")[1].rsplit("litellm-", 1)[-1]
+
+
 def serving_release(token):
     """The release behind the job's venv link, and the status of a completion through Traefik."""
-    link = on_mac("readlink", ROOT + "/venv")[1]
     response = requests.post(URL + "/v1/chat/completions", headers={"Authorization": "Bearer " + token},
                              json={"model": "gpt-4", "messages": [{"role": "user", "content": "which?"}]}, timeout=30)
     if response.status_code != 200:  # whose answer it was: Traefik's "no available server", or LiteLLM's
         print("\nserving_release: %d %s" % (response.status_code, response.text[:300]))
-    return link.rsplit("litellm-", 1)[-1], response.status_code
+    return deployed_release(), response.status_code
 
 
 def trial_left_behind():
@@ -464,16 +470,75 @@ def test_a_config_litellm_refuses_at_start_puts_the_previous_one_back(secrets_di
     hosts = yaml.safe_load((HERE / "hosts.yml").read_text())
     models = hosts["all"]["children"]["ccproxy_hosts"]["vars"]["ccproxy_models"]
     refused = [dict(models[0], params={"max_agentic_loops": 0})] + models[1:]
-    out, recap = play("config LiteLLM refuses at start", {}, "-e", json.dumps({"ccproxy_models": refused}),
+    pin = "ccproxy_litellm_version=" + deployed_release()
+    out, recap = play("config LiteLLM refuses at start", {}, "-e", json.dumps({"ccproxy_models": refused}), "-e", pin,
                       "-e", "ccproxy_litellm_start_timeout_seconds=40", secrets_dir=secrets_dir, rc=2)
     assert recap["failed"] == 1, out
-    assert "LiteLLM did not become ready on 127.0.0.1:8081 within 40 s (the previous config.yaml is back in place)" in out
+    assert "LiteLLM did not become ready on 127.0.0.1:8081 within 40 s (the previous config.yaml is back in place)" in out, out
     exited = re.search(r"launchd started it (\d+) times; its last run exited with code (\d+)", out)
     assert exited and int(exited.group(1)) >= 2 and int(exited.group(2)) != 0, out
-    assert "max_agentic_loops" in out  # LiteLLM's own reason, from the log tail
-    assert "LiteLLM serves again on the previous config and release." in out
+    assert "max_agentic_loops" in out, out  # LiteLLM's own reason, from the log tail
+    assert "LiteLLM serves again on the previous config and release." in out, out
     assert "max_agentic_loops" not in on_mac("cat", ROOT + "/config.yaml")[1]
     wait_until_serving(generated, "ccproxy to serve on the previous config", timeout=30)
-    out, recap = play("after the refused config", {}, secrets_dir=secrets_dir)
+    out, recap = play("after the refused config", {}, "-e", pin, secrets_dir=secrets_dir)
     assert recap["changed"] == 0 and recap["failed"] == 0, out
     print("\nconfig refused at start: launchd ran it %s times, last exit code %s" % exited.groups())
+
+
+# Issue F: the controller loses SSH mid-run (the Mac's link drops, the SSH connection with it)
+# just after config.yaml was replaced and before LiteLLM was restarted; then the network is back
+# and the same run is made again. It must converge: LiteLLM serving the new config, not the
+# files on disk new and the process old; nothing half-written left; then nothing to change.
+def test_ssh_lost_mid_run_then_the_same_run_converges(secrets_dir, generated):
+    hosts = yaml.safe_load((HERE / "hosts.yml").read_text())
+    models = hosts["all"]["children"]["ccproxy_hosts"]["vars"]["ccproxy_models"]
+    added = json.dumps({"ccproxy_models": models + [{"name": "gpt-4o", "model": "llama3.2:3b"}],
+                        "ccproxy_secrets_dir": str(secrets_dir), "ccproxy_client_tokens": [],
+                        "ccproxy_litellm_version": deployed_release()})
+    argv = [str(REPO / ".venv/bin/ansible-playbook"), "-i", macbed.BED_INVENTORY, "-i", str(HERE / "hosts.yml"),
+            str(HERE / "converge.yml"), "-e", added]
+    cut_at = "TASK [visiquate.ccproxy.launchd_agent : Look for the job's plist (com.visiquate.ccproxy)]"
+    env = dict(os.environ, ANSIBLE_HOME=str(REPO / ".cache/ansible-home"), ANSIBLE_NOCOLOR="1")
+    lines = []
+    with subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as run:
+        try:
+            for line in run.stdout:
+                lines.append(line)
+                if line.startswith(cut_at):
+                    # Packets to the Mac go nowhere, and the open connection dies with the link.
+                    subprocess.run(["ip", "link", "set", "ccpv1", "down"], check=True)
+                    subprocess.run(["pkill", "-KILL", "-f", r"cp/coder@198\.18\.0\.11 \[mux\]"], check=False)
+            rc = run.wait(timeout=300)
+        finally:
+            subprocess.run(["ip", "link", "set", "ccpv1", "up"], check=True)
+    out = "".join(lines)
+    assert any(line.startswith(cut_at) for line in lines), out
+    assert rc == 4 and "UNREACHABLE!" in out, out
+    assert "gpt-4o" in on_mac("cat", ROOT + "/config.yaml")[1]  # written before the cut
+    out, recap = ansible_playbook("after SSH was lost", HERE / "converge.yml", "-e", added)
+    assert recap["failed"] == 0, out
+    served = {model["id"] for model in get("/v1/models", generated).json()["data"]}
+    assert "gpt-4o" in served, served
+    leftovers = on_mac("find", ROOT, "/Users/coder/Library/LaunchAgents", "-path", ROOT + "/venvs", "-prune",
+                       "-o", "-name", ".*", "-print")[1]
+    assert leftovers == "", leftovers
+    out, recap = ansible_playbook("after SSH was lost, again", HERE / "converge.yml", "-e", added)
+    assert recap["changed"] == 0 and recap["failed"] == 0, out
+
+
+# A new master key: LiteLLM and the verifier both read it at start, and both must restart, or
+# the verifier sends a key LiteLLM does not know (every client would get LiteLLM's 401).
+def test_a_new_master_key_restarts_litellm_and_the_verifier(secrets_dir, generated):
+    before = {job: job_pid(job) for job in ("gui/501/com.visiquate.ccproxy", AUTH_JOB)}
+    key = "sk-" + secrets.token_urlsafe(36)
+    settings = json.dumps({"ccproxy_master_key": key, "ccproxy_litellm_version": deployed_release()})
+    out, recap = play("new master key", {}, "-e", settings, secrets_dir=secrets_dir)
+    assert recap["changed"] > 0 and recap["failed"] == 0, out
+    assert key not in out
+    after = {job: job_pid(job) for job in before}
+    assert all(after[job] != before[job] for job in before), (before, after)
+    wait_until_serving(generated, "ccproxy to serve with the new master key", timeout=30)
+    out, recap = play("new master key, again", {}, "-e", settings, secrets_dir=secrets_dir)
+    assert recap["changed"] == 0, out
