@@ -3,8 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The _venv role's one probe, run by each candidate Python on the Mac in turn.
 
-argv: the settings as JSON ({"link", "wanted", "dist", "min", "below"}), then this Python's path.
-Prints one JSON line. Exits 0 when this Python is in range (the line then also holds the
+argv: the settings as JSON ({"link", "wanted", "dist", "min", "below", optional "home"}), then this
+Python's path. Prints one JSON line, with "outside": the releases of the distribution this Python
+finds outside any venv (a runbook's global `pip3 install`, or a `--user` one under "home"). Exits 0 when this Python is in range (the line then also holds the
 target's marker environment and the state of the current and wanted venvs), 3 when not.
 Imports nothing outside the standard library and never imports the installed package (LiteLLM's
 import costs 10 s): its version is read from the name of its .dist-info directory. "dist" is that
@@ -35,6 +36,23 @@ def venv(path):
             "version": versions[0] if len(versions) == 1 else ""}
 
 
+def outside_venvs(dist, home):
+    """Where this Python itself (not a venv of it) has the distribution: [{"path", "version"}]."""
+    version = "%d.%d" % sys.version_info[:2]
+    places = [place for place in sys.path if place]
+    if home:
+        # The service user's site: macOS's framework layout, then the one elsewhere (the test bed).
+        places += [os.path.join(home, "Library", "Python", version, "lib", "python", "site-packages"),
+                   os.path.join(home, ".local", "lib", "python" + version, "site-packages")]
+    prefix = dist + "-"
+    found = []
+    for place in sorted(set(places)):
+        for item in sorted(glob.glob(os.path.join(place, prefix + "*.dist-info"))):
+            found.append({"path": item, "version": os.path.basename(item)[len(prefix):-len(".dist-info")]})
+    return found
+
+
+found["outside"] = outside_venvs(settings["dist"], settings.get("home", ""))
 if found["usable"]:
     impl = sys.implementation
     target = {
