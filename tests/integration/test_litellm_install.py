@@ -11,6 +11,8 @@ timings.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from pathlib import Path
 
@@ -112,3 +114,56 @@ def test_a_venv_whose_interpreter_is_gone_is_to_be_rebuilt():
         assert on_mac("readlink", venv + "/bin/python") == (0, "/nonexistent/python3.11")
     finally:
         assert on_mac("ln", "-sfn", python, venv + "/bin/python")[0] == 0
+
+
+# A Mac without a Python in range (ccproxy_python_candidates: only Homebrew's python@3.12), with and
+# without Homebrew: the Homebrew stand-in (tests/testbed/brew/brew) as coder's /opt/homebrew/bin/brew.
+HOMEBREW = "/opt/homebrew"
+BREW_PYTHON = HOMEBREW + "/opt/python@3.12/bin/python3.12"
+ONLY_BREW_PYTHON = ["-e", json.dumps({"ccproxy_python_candidates": [BREW_PYTHON]})]
+BREW_STANDIN = Path(__file__).resolve().parents[1] / "testbed" / "brew" / "brew"
+
+
+@pytest.fixture
+def homebrew():
+    """The stand-in installed as coder's Homebrew; removed afterwards with all it installed."""
+    assert on_mac("test", "-e", HOMEBREW)[0] != 0, HOMEBREW + " is there already"
+    content = base64.b64encode(BREW_STANDIN.read_bytes()).decode()
+    put = "import base64, sys; open(sys.argv[1], 'wb').write(base64.b64decode(sys.argv[2]))"
+    try:
+        assert on_mac("mkdir", "-p", HOMEBREW + "/bin")[0] == 0
+        assert on_mac("python3", "-c", put, HOMEBREW + "/bin/brew", content)[0] == 0
+        assert on_mac("chmod", "755", HOMEBREW + "/bin/brew")[0] == 0
+        assert on_mac("chown", "-R", "coder", HOMEBREW)[0] == 0
+        yield
+    finally:
+        on_mac("rm", "-rf", HOMEBREW)
+
+
+def test_no_python_and_no_homebrew_says_how_to_get_both():
+    out, recap = play("no Python, no Homebrew", *ONLY_BREW_PYTHON, rc=2)
+    assert "No Python >= 3.10 and < 3.15 on mac1. Checked %s: none of them runs." % BREW_PYTHON in out
+    assert "Homebrew is not installed either (/opt/homebrew/bin/brew, /usr/local/bin/brew)" in out
+    assert recap["changed"] == 0
+
+
+def test_no_python_but_homebrew_names_the_command_and_its_user(homebrew):
+    out, recap = play("no Python, Homebrew", *ONLY_BREW_PYTHON, rc=2)
+    assert ("Run as coder (Homebrew refuses to run as root): /opt/homebrew/bin/brew install python@3.12; "
+            "or set ccproxy_python_install to true") in out, out
+    assert recap["changed"] == 0
+    assert on_mac("test", "-e", BREW_PYTHON)[0] != 0
+
+
+def test_python_install_runs_homebrew_as_its_owner_and_check_mode_only_reports_it(homebrew):
+    install = ONLY_BREW_PYTHON + ["-e", "ccproxy_python_install=true"]
+    out, recap = play("Homebrew's Python, check", "--check", *install)
+    assert recap["changed"] == 1 and recap["failed"] == 0, out
+    assert on_mac("test", "-e", BREW_PYTHON)[0] != 0
+    out, recap = play("Homebrew's Python", *install)
+    # Only the install: the venv of the pin is there, and its interpreter too.
+    assert recap["changed"] == 1 and recap["failed"] == 0, out
+    assert on_mac("stat", "-c", "%U", HOMEBREW + "/Cellar/python@3.12") == (0, "coder")
+    assert on_mac(BREW_PYTHON, "-c", "print('ok')") == (0, "ok")
+    _out, recap = play("Homebrew's Python, no-op", *install)
+    assert recap["changed"] == 0
