@@ -37,7 +37,7 @@ def venv(path):
 
 
 def outside_venvs(dist, home):
-    """Where this Python itself (not a venv of it) has the distribution: [{"path", "version"}]."""
+    """Where this Python itself (not a venv of it) has the distribution: [{"python", "path", "version"}]."""
     version = "%d.%d" % sys.version_info[:2]
     places = [place for place in sys.path if place]
     if home:
@@ -48,7 +48,8 @@ def outside_venvs(dist, home):
     found = []
     for place in sorted(set(places)):
         for item in sorted(glob.glob(os.path.join(place, prefix + "*.dist-info"))):
-            found.append({"path": item, "version": os.path.basename(item)[len(prefix):-len(".dist-info")]})
+            found.append({"python": sys.argv[2], "path": item,
+                          "version": os.path.basename(item)[len(prefix):-len(".dist-info")]})
     return found
 
 

@@ -65,6 +65,7 @@ def test_a_global_and_a_user_install_are_both_found(tmp_path, venv):
     assert rc == 0
     assert sorted(item["version"] for item in found["outside"]) == ["1.40.0", "1.50.2", "1.60.1"]
     assert {Path(item["path"]).parent for item in found["outside"]} >= {site}
+    assert {item["python"] for item in found["outside"]} == {sys.executable}
 
 
 def test_a_python_out_of_range_still_reports_what_it_has(tmp_path, venv):
