@@ -432,6 +432,60 @@ def test_with_an_existing_traefik_a_missing_dynamic_directory_fails_before_any_c
     assert recap["changed"] == 0
 
 
+# C2: an existing Traefik that cannot work with ccproxy is named, not met with a timeout. The
+# managed Traefik stands in for the owner's (its API on :8090 has entrypoints traefik and web).
+EXISTING = {"ccproxy_traefik_manage": False, "ccproxy_traefik_dynamic_dir": ROOT + "/traefik/dynamic",
+            "ccproxy_traefik_api_url": "http://127.0.0.1:8090"}
+
+
+def test_an_existing_traefik_not_running_or_in_a_container_fails_in_preflight(secrets_dir):
+    absent = dict(EXISTING, ccproxy_traefik_port=8096)
+    out = preflight("existing Traefik, not running", "-e", json.dumps(absent), rc=2)
+    assert "Nothing listens on port 8096 (ccproxy_traefik_port) on mac1" in out, out
+    # Docker Desktop's port forwarder holds a container's published ports on the Mac.
+    rc, pid = on_mac("bash", "-c", "(exec -a com.docker.backend python3 -m http.server 8096 --bind 127.0.0.1)"
+                     " >/dev/null 2>&1 & echo $!")
+    assert rc == 0, pid
+    try:
+        wait_for(lambda: on_mac("lsof", "-t", "-iTCP:8096", "-sTCP:LISTEN")[1] == pid, 10, "the listener",
+                 interval=0.2)
+        out = preflight("existing Traefik, in Docker", "-e", json.dumps(absent), rc=2)
+        assert ("Port 8096 (ccproxy_traefik_port) on mac1 is held by com.docker.backend -m http.server 8096 "
+                "--bind 127.0.0.1: a Traefik in a container") in out, out
+    finally:
+        on_mac("kill", pid)
+
+
+def test_an_existing_traefik_s_entrypoint_is_checked_before_any_change(secrets_dir):
+    out, recap = pin_change("existing Traefik, no such entrypoint", OTHER, secrets_dir, "-e",
+                            json.dumps(dict(EXISTING, ccproxy_traefik_entrypoint="websecure")), rc=2)
+    assert ("Traefik at http://127.0.0.1:8090 has no entrypoint named websecure (ccproxy_traefik_entrypoint); "
+            "it has traefik, web.") in out, out
+    assert recap["changed"] == 0
+    # The API's entrypoint sets no aliasHeadersStrategy: a warning (check mode: nothing is written).
+    out, recap = pin_change("existing Traefik, header aliases", OTHER, secrets_dir, "--check", "-e",
+                            json.dumps(dict(EXISTING, ccproxy_traefik_entrypoint="traefik")))
+    assert re.search(r"entrypoint traefik on mac1 does not set\s+http\.aliasHeadersStrategy: delete", out), out
+    assert recap["failed"] == 0
+
+
+def test_an_existing_traefik_that_does_not_watch_the_directory_is_explained(secrets_dir):
+    unwatched = "/tmp/ccproxy-unwatched"
+    assert on_mac("mkdir", "-p", unwatched)[0] == 0
+    try:
+        # Another priority, so that the router Traefik has (from its own directory) is not this file's.
+        out, recap = pin_change("existing Traefik, unwatched directory", OTHER, secrets_dir, "-e", json.dumps(dict(
+            EXISTING, ccproxy_traefik_dynamic_dir=unwatched, ccproxy_traefik_router_priority=9999,
+            ccproxy_traefik_start_timeout_seconds=3)), rc=2)
+        text = re.sub(r"\s+", " ", out)
+        assert "did not load ccproxy's router from %s/ccproxy.yml within 3 s" % unwatched in text, out
+        assert "Its router ccproxy@file is not this file's" in text and "priority 10000" in text, out
+        assert "watches another directory than ccproxy_traefik_dynamic_dir" in text, out
+        assert recap["changed"] == 1  # the file it wrote there, which nothing reads
+    finally:
+        on_mac("rm", "-rf", unwatched)
+
+
 # Issue F: logs/ on a full disk. A small tmpfs over it, filled, then every job restarted so that
 # each opens its logs there: the service must start, answer and refuse as before, logging nothing.
 def test_a_full_logs_disk_leaves_the_service_answering(generated):
