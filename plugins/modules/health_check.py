@@ -137,9 +137,14 @@ options:
     default: 1
   validate_certs:
     description:
-      - Verify the server's TLS certificate. Set V(false) only for a self-signed certificate you trust.
+      - Verify the server's TLS certificate. Prefer O(ca_path) for a self-signed certificate to turning this off.
     type: bool
     default: true
+  ca_path:
+    description:
+      - A PEM file of the certificates to trust, instead of the system's, for example a host's self-signed
+        certificate.
+    type: path
   follow_redirects:
     description:
       - Follow redirects of C(GET) and C(HEAD) requests and check the final response.
@@ -272,7 +277,7 @@ def request_of(params):
     elif params["body"] is not None:
         data = params["body"].encode("utf-8")
     return dict(url=params["url"], method=params["method"], headers=headers, data=data, timeout=params["timeout"],
-                validate_certs=params["validate_certs"], use_proxy=params["use_proxy"],
+                validate_certs=params["validate_certs"], ca_path=params["ca_path"], use_proxy=params["use_proxy"],
                 follow_redirects="safe" if params["follow_redirects"] else "none")
 
 
@@ -345,6 +350,7 @@ ARGUMENT_SPEC = dict(
     wait=dict(type="float", default=0),
     delay=dict(type="float", default=1),
     validate_certs=dict(type="bool", default=True),
+    ca_path=dict(type="path"),
     follow_redirects=dict(type="bool", default=False),
     use_proxy=dict(type="bool", default=True),
 )
