@@ -15,7 +15,7 @@ author:
 description:
   - Ensures that O(cert_path) holds a self-signed certificate for exactly O(names) that is valid for at least
     O(renew_days) more days, and that O(key_path) holds its private key. Otherwise makes a new EC P-256 key and
-    certificate (O(days) long, for TLS servers only: not a CA) and writes both, the key readable by its owner only.
+    certificate (O(days) long, for TLS servers only, not a CA) and writes both, the key readable by its owner only.
   - Runs on the controller, whatever the task's host, through its action plugin and the controller's
     C(cryptography) (a dependency of ansible-core). The Mac gets the files from the role (C(traefik_route)), and
     clients trust the certificate itself (for example C(SSL_CERT_FILE), C(NODE_EXTRA_CA_CERTS)).
@@ -56,7 +56,7 @@ options:
     type: int
     default: 30
 notes:
-  - A certificate that is replaced must be given to the clients again: they trust this certificate, not a CA.
+  - A certificate that is replaced must be given to the clients again, since they trust this certificate, not a CA.
 """
 
 EXAMPLES = r"""

@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+import anthropic
 import pytest
 import requests
 import yaml
@@ -596,3 +597,34 @@ def test_a_new_master_key_restarts_litellm_and_the_verifier(secrets_dir, generat
     wait_until_serving(generated, "ccproxy to serve with the new master key", timeout=30)
     out, recap = play("new master key, again", {}, "-e", settings, secrets_dir=secrets_dir)
     assert recap["changed"] == 0, out
+
+
+# C2: TLS on the entrypoint with a self-signed certificate made on the controller, through the
+# official anthropic client trusting that certificate only; then back to plain HTTP.
+def test_tls_serves_the_routes_over_https_only_to_clients_that_trust_the_certificate(secrets_dir, generated):
+    settings = {"ccproxy_litellm_version": deployed_release(), "ccproxy_traefik_tls": True}
+    out, recap = play("TLS, self-signed", {}, "-e", json.dumps(settings), secrets_dir=secrets_dir)
+    assert recap["changed"] > 0 and recap["failed"] == 0, out
+    ca, key = secrets_dir / "tls" / "mac1.crt", secrets_dir / "tls" / "mac1.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert "NODE_EXTRA_CA_CERTS=%s" % ca in re.sub(r"\s+", " ", out), out
+    assert key.read_text().strip() not in out
+    assert on_mac("stat", "-c", "%U %a", ROOT + "/tls/ccproxy.key") == (0, "coder 600")
+    https = URL.replace("http://", "https://")
+    client = anthropic.Anthropic(base_url=https, auth_token=generated, max_retries=0,
+                                 http_client=anthropic.DefaultHttpxClient(verify=str(ca)))
+    reply = client.messages.create(model="claude-3-5-sonnet", max_tokens=16,
+                                   messages=[{"role": "user", "content": "over TLS"}])
+    assert reply.type == "message" and reply.content, reply
+    # Plain HTTP no longer reaches ccproxy's routes, and a client that does not trust the
+    # certificate does not get through the handshake.
+    assert get("/v1/models", generated).status_code == 404
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(https + "/v1/models", headers={"Authorization": "Bearer " + generated}, timeout=10)
+    out, recap = play("TLS, self-signed, again", {}, "-e", json.dumps(settings), secrets_dir=secrets_dir)
+    assert recap["changed"] == 0, out
+    # Back to plain HTTP (the certificate stays on the Mac, unused, until uninstall).
+    settings["ccproxy_traefik_tls"] = False
+    out, recap = play("TLS off", {}, "-e", json.dumps(settings), secrets_dir=secrets_dir)
+    assert recap["changed"] > 0 and recap["failed"] == 0, out
+    wait_until_serving(generated, "plain HTTP again", timeout=30)

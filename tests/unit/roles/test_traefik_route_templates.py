@@ -119,3 +119,44 @@ def test_the_allowlist_rule_names_each_path_once_and_nothing_else():
     variables = loader.load_from_file(str(ROLE / "vars/main.yml"), trusted_as_template=True)
     rule = Templar(loader=loader, variables=variables).template(trust_as_template("{{ _ccproxy_traefik_rule }}"))
     assert rule.split(" || ") == ["Path(`%s`)" % path for path in variables["_ccproxy_traefik_paths"]]
+
+
+CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+@pytest.mark.parametrize("manage", [True, False])
+def test_with_tls_the_router_answers_over_tls_only_with_the_role_s_files(manage):
+    config = yaml.safe_load(render("ccproxy.yml.j2", ccproxy_traefik_manage=manage, ccproxy_traefik_tls=True,
+                                   ccproxy_traefik_tls_cert=CERT, ccproxy_traefik_tls_key="KEY"))
+    assert config["http"]["routers"]["ccproxy"]["tls"] == {}
+    files = {"certFile": "/Users/coder/ccproxy/tls/ccproxy.crt", "keyFile": "/Users/coder/ccproxy/tls/ccproxy.key"}
+    assert config["tls"]["certificates"] == [files]
+    # The default certificate of an existing Traefik is its owner's.
+    assert config["tls"].get("stores") == ({"default": {"defaultCertificate": files}} if manage else None)
+
+
+def test_a_new_certificate_changes_the_dynamic_file_and_without_tls_there_is_none():
+    first, second = (render("ccproxy.yml.j2", ccproxy_traefik_tls=True, ccproxy_traefik_tls_cert=cert,
+                            ccproxy_traefik_tls_key="KEY") for cert in (CERT, CERT.replace("MIIB", "MIIC")))
+    assert first != second  # Traefik reads the certificate's file again only when this file changes
+    plain = yaml.safe_load(render("ccproxy.yml.j2"))
+    assert "tls" not in plain and "tls" not in plain["http"]["routers"]["ccproxy"]
+
+
+@pytest.mark.parametrize("overrides, url, names", [
+    ({}, "http://mac1:8080", None),
+    ({"ccproxy_traefik_tls": True, "ansible_host": "198.18.0.11"}, "https://198.18.0.11:8080",
+     ["mac1", "198.18.0.11"]),
+    ({"ccproxy_traefik_tls": True, "ansible_host": "198.18.0.11", "ccproxy_traefik_tls_names": ["mac1.lan"],
+      "ccproxy_client_base_url": "https://ccproxy.example.internal/"}, "https://ccproxy.example.internal",
+     ["mac1", "198.18.0.11", "ccproxy.example.internal", "mac1.lan"]),
+])
+def test_the_client_url_and_the_self_signed_certificate_s_names(overrides, url, names):
+    loader = DataLoader()
+    variables = {**loader.load_from_file(str(ROLE / "defaults/main.yml"), trusted_as_template=True),
+                 **loader.load_from_file(str(ROLE / "vars/main.yml"), trusted_as_template=True),
+                 "inventory_hostname": "mac1", "playbook_dir": "/work/inventory", **overrides}
+    templar = Templar(loader=loader, variables=variables)
+    assert templar.template(trust_as_template("{{ _ccproxy_client_url }}")) == url
+    if names:
+        assert templar.template(trust_as_template("{{ _ccproxy_traefik_tls_names }}")) == names
