@@ -11,15 +11,8 @@ import tempfile
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.visiquate.ccproxy.plugins.modules.tls_certificate import ARGUMENT_SPEC
 from ansible_collections.visiquate.ccproxy.plugins.plugin_utils import tls
-
-ARGUMENT_SPEC = dict(
-    cert_path=dict(type="path", required=True),
-    key_path=dict(type="path", required=True),
-    names=dict(type="list", elements="str", required=True),
-    days=dict(type="int", default=825),
-    renew_days=dict(type="int", default=30),
-)
 
 
 def read_text(path):

@@ -95,10 +95,19 @@ reason:
 
 from ansible.module_utils.basic import AnsibleModule
 
+# The action plugin validates against this, too.
+ARGUMENT_SPEC = dict(
+    cert_path=dict(type="path", required=True),
+    key_path=dict(type="path", required=True),
+    names=dict(type="list", elements="str", required=True),
+    days=dict(type="int", default=825),
+    renew_days=dict(type="int", default=30),
+)
+
 
 def main():
     # Only reached when the action plugin is bypassed (for example by running this file directly).
-    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     module.fail_json(msg="visiquate.ccproxy.tls_certificate runs on the controller, through its action plugin")
 
 
