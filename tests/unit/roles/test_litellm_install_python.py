@@ -23,7 +23,7 @@ NOTHING = {"stdout_lines": []}
 OLD_PYTHON = {"stdout_lines": ['{"python": "/usr/bin/python3", "version": "3.9.6", "usable": false, "outside": []}']}
 
 
-def render(text, probe=NOTHING, help_stdout="", **overrides):
+def render(text, probe, help_stdout, **overrides):
     loader = DataLoader()
     variables = {**loader.load_from_file(str(ROLE / "defaults/main.yml"), trusted_as_template=True),
                  **loader.load_from_file(str(ROLE / "vars/main.yml"), trusted_as_template=True),

@@ -29,8 +29,8 @@ def run(tmp_path, names, *options):
              "check_mode": False}]}]))
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_HOME=str(tmp_path / "home"))
     done = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-                           "-e", "ansible_python_interpreter=" + sys.executable, str(playbook), *options], cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
-                          check=False)
+                           "-e", "ansible_python_interpreter=" + sys.executable, str(playbook), *options],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads((tmp_path / "result.json").read_text())
     files = {path.name: path.read_text() for path in (tmp_path / "tls").glob("mac1.*")}
