@@ -41,22 +41,10 @@ DOMAIN = "gui/501"
 # The default scenario's inventory and molecule's extra variables (config.yml).
 ALIASES = ["claude-3-5-sonnet", "gpt-4"]
 MODELS = {"llama3.2:3b", "qwen3:8b", "qwen2.5-coder:7b"}
-SECRETS = PROJECT / ".cache/secrets/default"
 # make molecule installs it from npm at the pin in tests/clients.
 CLAUDE = PROJECT / ".cache/clients/node_modules/.bin/claude"
 WEATHER = {"name": "get_weather", "description": "The weather in a city now.",
            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
-
-
-@pytest.fixture(scope="module")
-def root(host):
-    with host.sudo():
-        yield host
-
-
-@pytest.fixture(scope="module")
-def token():
-    return (SECRETS / "client-token").read_text().strip()
 
 
 @pytest.fixture(scope="module")

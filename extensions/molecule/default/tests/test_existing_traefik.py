@@ -20,12 +20,6 @@ USER_TRAEFIK = yaml.safe_load((SCENARIO / "inventory/hosts.yml").read_text())["e
 
 
 @pytest.fixture(scope="module")
-def root(host):
-    with host.sudo():
-        yield host
-
-
-@pytest.fixture(scope="module")
 def base_url(host):
     return "http://%s:%d" % (host.ansible.get_variables()["ansible_host"], USER_TRAEFIK["port"])
 

@@ -43,11 +43,6 @@ def aliases(name):
 
 
 @pytest.fixture(scope="module")
-def token():
-    return (PROJECT / ".cache/secrets/default/client-token").read_text().strip()
-
-
-@pytest.fixture(scope="module")
 def addresses():
     """Every Mac's address, from the test bed's inventory script."""
     out = subprocess.run([sys.executable, str(PROJECT / "tests/testbed/macs/inventory.py"), "--list"],

@@ -30,19 +30,8 @@ RUNBOOK_REQUEST = {"model": "claude-3-5-sonnet", "max_tokens": 16, "messages": [
 
 
 @pytest.fixture(scope="module")
-def root(host):
-    with host.sudo():
-        yield host
-
-
-@pytest.fixture(scope="module")
 def base_url(host):
     return "http://%s:%d" % (host.ansible.get_variables()["ansible_host"], USER_TRAEFIK["port"])
-
-
-@pytest.fixture(scope="module")
-def token():
-    return (PROJECT / ".cache/secrets/default/client-token").read_text().strip()
 
 
 def test_ccproxy_s_job_holds_the_label_from_its_own_plist(root):
