@@ -148,6 +148,14 @@ def test_litellm_s_other_routes_are_closed_with_a_token(base_url, token):
         assert requests.get(base_url + path, headers={"Authorization": "Bearer " + token}, timeout=10).status_code == 404
 
 
+def test_the_health_path_says_only_that_litellm_is_alive(base_url, token):
+    """A gateway's health check of this Mac: no token needed, LiteLLM's liveliness and nothing else."""
+    for headers in ({}, {"Authorization": "Bearer " + token}):
+        response = requests.get(base_url + "/ccproxy/health", headers=headers, timeout=10)
+        assert response.status_code == 200 and response.json() == "I'm alive!", response.text
+    assert requests.get(base_url + "/ccproxy/health/x", timeout=10).status_code == 404
+
+
 def test_the_anthropic_sdk_gets_messages_streamed_and_counted(base_url, token):
     client = anthropic.Anthropic(base_url=base_url, auth_token=token, max_retries=0, timeout=60)
     # Claude Code's own model ids reach the default model through the claude-* wildcard.
