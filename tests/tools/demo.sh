@@ -12,10 +12,14 @@ export ANSIBLE_HOME="${ANSIBLE_HOME:-$PWD/.cache/ansible-home}"
 
 # The lines a client needs, in .demo/ccproxy.env (0600: it holds the token). What is printed reads
 # the token from that file, so the token itself never reaches the terminal or a CI log.
+address() {
+  "$bin/python" tests/testbed/macs/inventory.py --list \
+    | "$bin/python" -c 'import json, sys; print(json.load(sys.stdin)["_meta"]["hostvars"][sys.argv[1]]["ansible_host"])' "$1"
+}
+
 write_env() {
   local host token_file=.cache/secrets/default/client-token env=.demo/ccproxy.env
-  host=$("$bin/python" tests/testbed/macs/inventory.py --list \
-    | "$bin/python" -c 'import json, sys; print(json.load(sys.stdin)["_meta"]["hostvars"]["mac1"]["ansible_host"])')
+  host=$(address mac1)
   (
     umask 077
     mkdir -p .demo
@@ -53,7 +57,8 @@ case "${1:-}" in
     flock "$lock" "$bin/molecule" converge --scenario-name default
     write_env
     echo
-    echo "The demo Macs are up (mac1 above; mac2 has other models, mac3 runs headless in daemon mode):"
+    echo "The demo Macs are up (mac1 above; mac2 has other models, mac3 runs headless in daemon mode;"
+    echo "mac4 is the gateway in front of the three: ANTHROPIC_BASE_URL=http://$(address mac4):8080, same token):"
     echo "  $bin/python tests/testbed/macs/macs.py status"
     echo "Log in to one:       $bin/python tests/testbed/macs/macs.py shell mac1"
     echo "Remove it:           make demo-down"

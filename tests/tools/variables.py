@@ -4,8 +4,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Write the variable reference from the roles' argument specs, the one source of truth.
 
-    variables.py write    regenerate docs/variables.md and inventory/group_vars/ccproxy_hosts.yml
-    variables.py check    exit 1 if either is stale (make lint runs this)
+    variables.py write    regenerate docs/variables.md and inventory/group_vars/ (ccproxy_hosts.yml for
+                          the Macs, ccproxy_gateway.yml for the gateway host)
+    variables.py check    exit 1 if any is stale (make lint runs this)
 
 Every public role's options, from every entry point, one entry per variable name (shared
 variables are one idea everywhere: tests/unit/test_role_specs.py holds them identical).
@@ -20,7 +21,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 ROLES = REPO / "roles"
 DOCS = REPO / "docs" / "variables.md"
-GROUP_VARS = REPO / "inventory" / "group_vars" / "ccproxy_hosts.yml"
+GROUP_VARS = REPO / "inventory" / "group_vars"
+# Which hosts each role runs on: a group's file holds its roles' variables.
+GROUP_ROLES = {"ccproxy_gateway": ("gateway",)}
 MARKUP = re.compile(r"\b([COVIEPMU])\(([^()]*)\)")
 SECRET = ("ccproxy_client_tokens", "ccproxy_master_key")
 # Role parameters that other roles pass, not settings for an inventory.
@@ -61,7 +64,8 @@ def markdown(found):
     out = ["# Variables", "",
            "Every variable of the `visiquate.ccproxy` roles, generated from their `meta/argument_specs.yml`",
            "by `make variables` (`make lint` fails when this file is stale). Set them in your inventory's",
-           "`group_vars` (an annotated copy is `inventory/group_vars/ccproxy_hosts.yml`); put secrets in",
+           "`group_vars` (annotated copies: `inventory/group_vars/ccproxy_hosts.yml` for the Macs,",
+           "`inventory/group_vars/ccproxy_gateway.yml` for a gateway host); put secrets in",
            "Ansible Vault.", "",
            "| variable | type | default | roles |", "|---|---|---|---|"]
     for name, item in found.items():
@@ -83,13 +87,19 @@ def markdown(found):
     return "\n".join(out) + "\n"
 
 
-def group_vars(found):
+def group_vars(found, group):
+    """The annotated group_vars file of `group`: the variables of the roles that run on its hosts."""
+    gateway_roles = {role for roles in GROUP_ROLES.values() for role in roles}
+    mine = {name: item for name, item in found.items()
+            if set(item["roles"]) & set(GROUP_ROLES.get(group, ())) or set(item["roles"]) - gateway_roles
+            and group not in GROUP_ROLES}
+    hosts = "the Macs in ccproxy_hosts" if group not in GROUP_ROLES else "the hosts in " + group
     out = ["---",
-           "# Every variable of visiquate.ccproxy, with its default, for the Macs in ccproxy_hosts.",
+           "# Every variable of visiquate.ccproxy, with its default, for %s." % hosts,
            "# Generated from the roles' argument specs by `make variables`: uncomment what you change.",
            "# Secrets (ccproxy_client_tokens, ccproxy_master_key) go in an Ansible Vault file instead.",
            "# yamllint disable rule:line-length"]
-    for name, item in found.items():
+    for name, item in mine.items():
         out.append("")
         for line in description(item["option"]):
             out += ["# " + row for row in _wrap(line, 98)]
@@ -113,7 +123,8 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 64
     found = collect()
-    wanted = {DOCS: markdown(found), GROUP_VARS: group_vars(found)}
+    wanted = {DOCS: markdown(found), **{GROUP_VARS / (group + ".yml"): group_vars(found, group)
+                                        for group in ("ccproxy_hosts", *GROUP_ROLES)}}
     if argv[1] == "write":
         for path, text in wanted.items():
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -283,7 +283,9 @@ class Bed:
         ssh_args = " ".join([f"-o UserKnownHostsFile={self.known_hosts}"]
                             + [f"-o {k}={v}" for k, v in SSH_OPTIONS.items()]
                             + [f"-o ControlPath={self.control_dir}/{CONTROL_PATH}"])
-        inventory = {"all": {"children": {"ccproxy_hosts": {
+        # The bed says how to reach each host; the scenario's inventory says which role each plays
+        # (ccproxy_hosts, ccproxy_gateway). bed_macs sorts before those groups: their vars win.
+        inventory = {"all": {"children": {"bed_macs": {
             "hosts": hosts,
             "vars": {"ansible_user": "coder",
                      "ansible_ssh_private_key_file": str(self.key),

