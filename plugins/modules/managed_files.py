@@ -47,9 +47,12 @@ options:
         type: path
         required: true
       state:
-        description: V(directory) or V(file).
+        description:
+          - V(directory) or V(file).
+          - V(absent) removes a file that is there (a file no longer wanted, such as a flag); a directory or anything
+            else in its place fails the module before any change.
         type: str
-        choices: [directory, file]
+        choices: [directory, file, absent]
         default: file
       content:
         description: The file's whole content. Required for V(file).
@@ -96,6 +99,8 @@ EXAMPLES = r"""
         mode: "0644"
         validate: python3 -c "import sys, yaml; yaml.safe_load(open(sys.argv[1]))" %s
         backup: true
+      # Gone once the maintenance is over.
+      - {path: /opt/app/maintenance.flag, state: absent}
   register: app_files
 
 - name: Restart the app when its config changed
@@ -127,6 +132,7 @@ files:
   sample:
     - {path: /opt/app, state: directory, changed: false}
     - {path: /opt/app/config.yaml, state: file, changed: true, backup_file: /opt/app/config.yaml.1234.2026-11-27@05:00:00~}
+    - {path: /opt/app/maintenance.flag, state: absent, changed: false}
 """
 
 import os
@@ -149,7 +155,12 @@ def current_state(path):
 
 
 def plan(entry, kind, old):
-    """What ``entry`` needs given what is there: "mkdir", "write", or None; raises ValueError if it cannot be done."""
+    """What ``entry`` needs given what is there: "mkdir", "write", "remove" or None; raises ValueError if it cannot
+    be done."""
+    if entry["state"] == "absent":
+        if kind in (None, "file"):
+            return "remove" if kind else None
+        raise ValueError("%s exists and is not a regular file: not removed" % entry["path"])
     if entry["state"] == "directory":
         if kind == "directory":
             return None
@@ -257,6 +268,11 @@ def run(module):
                     os.mkdir(created)
                     if created != path:
                         module.set_fs_attributes_if_different(attribute_args(module, entry, created), True)
+        elif action == "remove":
+            attributes["before"]["state"], attributes["after"]["state"] = "file", "absent"
+            diffs.append(content_diff(path, old, ""))
+            if not module.check_mode:
+                os.remove(path)
         elif action == "write":
             diffs.append(content_diff(path, old, entry["content"]))
             if not module.check_mode:
@@ -264,7 +280,7 @@ def run(module):
                 if backup:
                     result["backup_file"] = backup
         # A path that check mode did not create has no attributes to compare: it is changed already.
-        if os.path.lexists(path):
+        if os.path.lexists(path) and entry["state"] != "absent":
             result["changed"] = module.set_fs_attributes_if_different(
                 attribute_args(module, entry, path), result["changed"], attributes)
         if len(attributes["before"]) > 1 or len(attributes["after"]) > 1:
@@ -277,7 +293,7 @@ def main():
     module = AnsibleModule(
         argument_spec={"files": {"type": "list", "elements": "dict", "required": True, "options": {
             "path": {"type": "path", "required": True},
-            "state": {"type": "str", "choices": ["directory", "file"], "default": "file"},
+            "state": {"type": "str", "choices": ["directory", "file", "absent"], "default": "file"},
             "content": {"type": "str"},
             "owner": {"type": "str"},
             "group": {"type": "str"},

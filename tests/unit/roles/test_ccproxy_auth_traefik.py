@@ -18,6 +18,7 @@ import yaml
 from ansible_collections.visiquate.ccproxy.tests.unit.roles.auth_harness import (
     ALICE, BOB, CASES, TOKENS, Connection, VerifierProcess, build)
 from ansible_collections.visiquate.ccproxy.tests.unit.processes import free_port, stop_process, wait_for
+from ansible_collections.visiquate.ccproxy.tests.unit.roles.test_traefik_route_templates import render as render_template
 
 FIXTURE = Path(__file__).parent / "traefik_fixture"
 ALLOWED = ["/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions", "/v1/completions",
@@ -270,3 +271,19 @@ def test_no_secret_in_traefik_log(stack):
     text = stack.log.read_text()
     for secret in (ALICE, BOB, ALICE[:8], BOB[:8], stack.verifier.master_key):
         assert secret not in text
+
+
+def test_the_drain_file_makes_the_health_path_503_and_leaves_clients_served(stack):
+    """A roll-out through a gateway (drain.yml): the role's drain file, as rendered, in this Traefik."""
+    drain = stack.dynamic_file.with_name("ccproxy-drain.yml")
+    drain.write_text(render_template("drain.yml.j2"))
+
+    def health():
+        return stack.send(path="/ccproxy/health", method="GET")[0].status
+
+    try:
+        wait_for(lambda: health() == 503, 10, "the health path to answer 503", interval=0.1)
+        assert_forwarded(stack, *stack.send([("x-api-key", ALICE)]), "alice")
+    finally:
+        drain.unlink()
+    wait_for(lambda: health() == 200, 10, "the health path to answer 200 again", interval=0.1)

@@ -14,6 +14,7 @@ import http.client
 import json
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter, namedtuple
@@ -29,6 +30,7 @@ from ansible_collections.visiquate.ccproxy.tests.unit.processes import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURE = Path(__file__).parent / "traefik_fixture"
+POOL_SCRIPT = REPO / "roles/traefik_route/files/ccproxy_pool.py"
 TOKEN = "ccp-" + "f" * 40
 HEALTH = "/ccproxy/health"
 # What a client got through the gateway: the status (None: no answer), the answering Mac, the body.
@@ -40,8 +42,8 @@ class Mac(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, name, port=0):
-        self.name, self.healthy, self.mode = name, True, "answer"
+    def __init__(self, name, port=0, models=None):
+        self.name, self.healthy, self.mode, self.models = name, True, "answer", models
         self.seen = []  # (path, Authorization, X-Api-Key) of each client request, health checks apart
         super().__init__(("127.0.0.1", port), MacHandler)
         self.port = self.server_address[1]
@@ -70,7 +72,8 @@ class MacHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def answer(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        model = json.loads(body).get("model") if body else None
         mac = self.server
         if self.path == HEALTH:
             self.reply(200 if mac.healthy else 503, "I'm alive!" if mac.healthy else "down")
@@ -96,7 +99,10 @@ class MacHandler(BaseHTTPRequestHandler):
         if TOKEN not in (self.headers.get("Authorization", "").removeprefix("Bearer "), self.headers.get("X-Api-Key")):
             self.reply(401, {"type": "error", "error": {"type": "authentication_error"}})
             return
-        self.reply(200, {"mac": mac.name})
+        if model and mac.models is not None and model not in mac.models and not model.startswith("claude-"):
+            self.reply(400, {"error": {"message": "Invalid model name passed in model=" + model}})
+            return
+        self.reply(200, {"mac": mac.name, "model": model})
 
     do_GET = do_POST = answer
 
@@ -104,27 +110,38 @@ class MacHandler(BaseHTTPRequestHandler):
         pass
 
 
-def render_gateway(macs, **overrides):
-    """gateway.yml.j2 for these Macs ({name: (url, weight)}), with the roles' defaults and vars."""
+def templar(macs, **overrides):
+    """Ansible's templar with the roles' defaults and vars, for these Macs
+    ({name: (url, weight, models or None)}) as the inventory's ccproxy_hosts."""
     loader = DataLoader()
     variables = {}
     for path in ("traefik_route/defaults", "traefik_route/vars", "gateway/defaults", "gateway/vars"):
         variables.update(loader.load_from_file(str(REPO / "roles" / path / "main.yml"), trusted_as_template=True))
-    hostvars = {name: {"inventory_hostname": name, "ccproxy_gateway_url": url, "ccproxy_gateway_weight": weight}
-                for name, (url, weight) in macs.items()}
+    hostvars = {}
+    for name, (url, weight, models) in macs.items():
+        hostvars[name] = {"inventory_hostname": name, "ccproxy_gateway_url": url, "ccproxy_gateway_weight": weight}
+        if models is not None:
+            hostvars[name]["ccproxy_models"] = [{"name": model, "model": "llama3.2:3b"} for model in models]
     variables.update({"ansible_managed": "Ansible managed", "playbook_dir": "/work/inventory",
                       "inventory_hostname": "gateway", "groups": {"ccproxy_hosts": list(macs)},
                       "hostvars": hostvars, "ccproxy_gateway_health_interval_seconds": 1,
                       "ccproxy_gateway_health_timeout_seconds": 1, **overrides})
+    return Templar(loader=loader, variables=variables)
+
+
+def render_gateway(macs, **overrides):
+    """gateway.yml.j2 for these Macs ({name: (url, weight)} or (url, weight, models))."""
+    macs = {name: (tuple(mac) + (None,))[:3] for name, mac in macs.items()}
     source = (REPO / "roles/traefik_route/templates/gateway.yml.j2").read_text()
-    return Templar(loader=loader, variables=variables).template(trust_as_template(source))
+    return templar(macs, **overrides).template(trust_as_template(source))
 
 
 class Gateway:
     """A real Traefik running the rendered gateway file; the file can be rendered anew."""
 
     def __init__(self, binary, base):
-        self.web_port, self.api_port = free_port(), free_port()
+        self.base, self.pool = base, None
+        self.web_port, self.api_port, self.pool_port = free_port(), free_port(), free_port()
         self.dynamic = base / "dynamic"
         self.dynamic.mkdir()
         static = yaml.safe_load((FIXTURE / "traefik.yml").read_text())
@@ -138,14 +155,37 @@ class Gateway:
                                             stdout=output, stderr=subprocess.STDOUT)
 
     def load(self, macs, **overrides):
-        """Render the file for these Macs and wait until Traefik reports every server's health."""
-        text = render_gateway({mac.name: (mac.url, weight) for mac, weight in macs.items()}, **overrides)
+        """Render the files for these Macs ({Mac: weight}) as the roles would, run the pool
+        classifier when they serve different models, and wait until Traefik reports every server."""
+        overrides = {"ccproxy_traefik_port": self.web_port, "ccproxy_gateway_pool_port": self.pool_port, **overrides}
+        inventory = {mac.name: (mac.url, weight, mac.models) for mac, weight in macs.items()}
+        variables = templar(inventory, **overrides)
+        self.stop_pool()
+        pools = variables.template(trust_as_template("{{ _ccproxy_pool_document | to_json }}"))
+        if variables.template(trust_as_template("{{ _ccproxy_gateway.pools | length }}")) != 0:
+            (self.base / "pools.json").write_text(pools)
+            self.pool = subprocess.Popen([sys.executable, str(POOL_SCRIPT), "--pools", str(self.base / "pools.json"),
+                                          "--listen", f"127.0.0.1:{self.pool_port}"])
+            wait_for(lambda: self.answers(f"http://127.0.0.1:{self.pool_port}/healthz"), 10, "the pool classifier")
+        text = variables.template(trust_as_template((REPO / "roles/traefik_route/templates/gateway.yml.j2").read_text()))
         tmp = self.dynamic / "gateway.yml.tmp"
         tmp.write_text(text)
         tmp.rename(self.dynamic / "gateway.yml")
         wanted = {mac.url for mac, weight in macs.items() if weight > 0}
         wait_for(lambda: set(self.status()) == wanted and all(s == "UP" for s in self.status().values()),
                  20, f"the gateway to report {sorted(wanted)} up")
+
+    def stop_pool(self):
+        if self.pool:
+            stop_process(self.pool)
+            self.pool = None
+
+    @staticmethod
+    def answers(url):
+        try:
+            return requests.get(url, timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
 
     def status(self):
         if self.process.poll() is not None:
@@ -159,12 +199,13 @@ class Gateway:
     def many(self, count, **send):
         return [self.send(**send) for _request in range(count)]
 
-    def send(self, path="/v1/messages", headers=None, source="127.0.0.1"):
-        """One request from `source`: a Reply."""
+    def send(self, path="/v1/messages", headers=None, source="127.0.0.1", model="m"):
+        """One request from `source` (a JSON body naming `model`, or none if None): a Reply."""
         connection = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=10, source_address=(source, 0))
         try:
             headers = {"Authorization": "Bearer " + TOKEN} if headers is None else headers
-            connection.request("POST", path, body=b'{"model": "m"}',
+            body = json.dumps({"model": model, "max_tokens": 8}).encode() if model is not None else None
+            connection.request("POST" if body else "GET", path, body=body,
                                headers={"Content-Type": "application/json", **headers})
             response = connection.getresponse()
             body = response.read()
@@ -192,6 +233,7 @@ def macs():
 def gateway(traefik_binary, tmp_path):
     running = Gateway(traefik_binary, tmp_path)
     yield running
+    running.stop_pool()
     stop_process(running.process)
 
 
@@ -209,6 +251,8 @@ def test_the_rendered_file_lists_the_pool_with_weights_and_both_health_checks():
     router = config["http"]["routers"]["ccproxy"]
     assert "middlewares" not in router and "middlewares" not in config["http"]  # retry 0: none
     assert router["priority"] == 10000 and "Path(`/v1/messages`)" in router["rule"]
+    # Every Mac serves every model (none names its own): one hop, no pool.
+    assert list(config["http"]["routers"]) == ["ccproxy"] and list(config["http"]["services"]) == ["ccproxy-fleet"]
 
 
 def test_requests_spread_by_weight(gateway, macs):
@@ -317,3 +361,58 @@ def test_refused_tokens_take_no_mac_out(gateway, macs):
     wrong = {"Authorization": "Bearer ccp-wrong-token-of-nobody-at-all"}
     assert {reply.status for reply in gateway.many(30, headers=wrong)} == {401}
     assert Counter(reply.mac for reply in gateway.many(30)) == {"mac1": 10, "mac2": 10, "mac3": 10}
+
+
+@pytest.fixture()
+def fleet():
+    """mac2 alone serves gpt-4o; mac1 (weight 2) and mac3 serve gpt-4 and claude-3-5-sonnet."""
+    served = {"mac1": ["claude-3-5-sonnet", "gpt-4"], "mac2": ["gpt-4o"], "mac3": ["claude-3-5-sonnet", "gpt-4"]}
+    macs = [Mac(name, models=models) for name, models in served.items()]
+    yield macs
+    for mac in macs:
+        if mac.socket.fileno() != -1:
+            mac.stop()
+
+
+def test_pools_send_each_model_only_to_the_macs_that_serve_it(gateway, fleet):
+    gateway.load({fleet[0]: 2, fleet[1]: 1, fleet[2]: 1})
+    assert Counter(reply.mac for reply in gateway.many(6, model="gpt-4o")) == {"mac2": 6}
+    assert Counter(reply.mac for reply in gateway.many(6, model="gpt-4")) == {"mac1": 4, "mac3": 2}
+    # Claude Code's own ids: every Mac's claude-* alias takes them, so any Mac, by weight.
+    assert Counter(reply.mac for reply in gateway.many(8, model="claude-opus-4-1")) == {"mac1": 4, "mac2": 2,
+                                                                                      "mac3": 2}
+    # No body (GET /v1/models), a body without a model, an unknown model: any Mac, by weight.
+    for model in (None, ""):
+        assert Counter(reply.mac for reply in gateway.many(4, model=model, path="/v1/models")) == {
+            "mac1": 2, "mac2": 1, "mac3": 1}
+    # A model no Mac serves: a Mac says so (LiteLLM's 400), the gateway does not guess.
+    before = sum(len(mac.seen) for mac in fleet)
+    assert {reply.status for reply in gateway.many(4, model="no-such-model")} == {400}
+    assert sum(len(mac.seen) for mac in fleet) == before + 4
+
+
+def test_a_pool_header_from_a_client_is_replaced(gateway, fleet):
+    gateway.load({mac: 1 for mac in fleet})
+    for source in ("127.0.0.5", "127.0.0.1"):
+        replies = gateway.many(4, model="gpt-4", source=source, headers={"Authorization": "Bearer " + TOKEN,
+                                                                         "X-Ccproxy-Pool": "p2"})
+        if source == "127.0.0.1":
+            # On the gateway itself a client can ask for a pool: only a pool that exists, and
+            # each Mac still checks the token and the model.
+            assert {reply.status for reply in replies} == {400}, replies
+            continue
+        assert {reply.mac for reply in replies} == {"mac1", "mac3"}, replies
+    # A pool with no router (never sent by the classifier) loops nowhere: 404 at once.
+    started = time.monotonic()
+    reply = gateway.send(model="gpt-4", headers={"X-Ccproxy-Pool": "p99"})
+    assert reply.status == 404 and time.monotonic() - started < 2, reply
+
+
+def test_a_model_whose_only_mac_is_down_is_not_sent_elsewhere(gateway, fleet):
+    gateway.load({mac: 1 for mac in fleet})
+    fleet[1].healthy = False
+    wait_for(lambda: gateway.status().get(fleet[1].url) == "DOWN", 5, "mac2 to be seen down")
+    before = [len(mac.seen) for mac in fleet]
+    assert {reply.status for reply in gateway.many(4, model="gpt-4o")} == {503}
+    assert [len(mac.seen) for mac in fleet] == before
+    assert {reply.mac for reply in gateway.many(4, model="gpt-4")} == {"mac1", "mac3"}

@@ -92,6 +92,21 @@ def test_requests_spread_by_weight(root, addresses, gateway_url, token):
         assert abs(served.get(name, 0) - rounds * weight) <= 1, served
 
 
+def test_a_model_only_some_macs_serve_goes_only_to_those(root, addresses, gateway_url, token):
+    """mac2 alone serves gpt-4o; gpt-4 is mac1's and mac3's (inventory/hosts.yml), by their weights."""
+    served = {}
+    for model, count in (("gpt-4o", 4), ("gpt-4", 3 * (WEIGHTS["mac1"] + WEIGHTS["mac3"]))):
+        marker = uuid.uuid4().hex
+        for _request in range(count):
+            response = requests.post(gateway_url + "/v1/chat/completions?it=" + marker, timeout=60,
+                                     headers={"Authorization": "Bearer " + token},
+                                     json={"model": model, "max_tokens": 8, "messages": PROMPT})
+            assert response.status_code == 200, (model, response.text)
+        served[model] = {name: n for name, n in served_by(root, addresses, marker).items() if name in WEIGHTS}
+    assert served["gpt-4o"] == {"mac2": 4}, served
+    assert served["gpt-4"] == {"mac1": 3 * WEIGHTS["mac1"], "mac3": 3 * WEIGHTS["mac3"]}, served
+
+
 def test_the_macs_check_the_tokens_and_a_refused_one_takes_no_mac_out(root, addresses, gateway_url):
     for headers in ({}, {"Authorization": "Bearer ccp-not-a-token-of-this-fleet-at-all"},
                     {"x-api-key": "ccp-not-a-token-of-this-fleet-at-all"}):

@@ -31,6 +31,10 @@ PLANS = [
     ("file", "file", b"same", "write"),  # a trailing newline is content too
     ("file", "directory", None, ValueError),
     ("file", "other", None, ValueError),  # a symlink is not followed: it would write elsewhere
+    ("absent", None, None, None),
+    ("absent", "file", b"x", "remove"),
+    ("absent", "directory", None, ValueError),  # never a directory
+    ("absent", "other", None, ValueError),  # nor what a symlink points to
 ]
 
 
@@ -182,3 +186,27 @@ def test_a_validate_command_without_the_file_fails_before_any_change(tmp_path):
 def test_a_file_needs_content(tmp_path):
     result, failed = run([{"path": str(tmp_path / "f")}])
     assert failed and result["msg"] == f"{tmp_path}/f: content is required for a file"
+
+
+def test_an_absent_file_is_removed_with_its_diff_and_check_mode_keeps_it(tmp_path):
+    flag = tmp_path / "drain.yml"
+    flag.write_text("x: 1\n")
+    entry = {"path": str(flag), "state": "absent"}
+    check = run([entry], check=True, diff=True)[0]
+    assert check["changed"] and flag.exists()
+    assert {"before_header": str(flag), "after_header": str(flag), "before": "x: 1\n", "after": ""} in check["diff"]
+    assert {"before": {"path": str(flag), "state": "file"}, "after": {"path": str(flag), "state": "absent"}} \
+        in check["diff"]
+    result, failed = run([entry])
+    assert not failed and result["changed"] and not flag.exists()
+    again, failed = run([entry], diff=True)
+    assert not failed and not again["changed"] and again["diff"] == []
+
+
+def test_a_directory_where_an_absent_file_should_be_fails_before_any_change(tmp_path):
+    (tmp_path / "drain.yml").mkdir()
+    keep = tmp_path / "keep"
+    result, failed = run([{"path": str(keep), "state": "directory"}, {"path": str(tmp_path / "drain.yml"),
+                                                                     "state": "absent"}])
+    assert failed and "is not a regular file: not removed" in result["msg"]
+    assert not keep.exists() and (tmp_path / "drain.yml").is_dir()
