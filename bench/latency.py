@@ -8,15 +8,19 @@ Runs inside a deployed Mac (bench/run.sh starts it there with the Mac's own pyth
 direct path (LiteLLM on 127.0.0.1:<litellm port>, with the master key) and the client path
 (Traefik on 127.0.0.1:<traefik port>, with a client token) differ only by ccproxy's hops. The
 two are measured in alternating rounds on kept-alive connections, so that noise hits both alike.
-Prints one JSON object: P6 (added p50 per API), P7 (added time to first streamed byte), P9 (the
-verifier alone), each with its spread over the rounds. Every loop is bounded in count.
+Prints one JSON object: P6 (added p50 per API), P7 (added time to first streamed byte), P8
+(throughput through Traefik / direct, 20 concurrent clients), P9 (the verifier alone, at
+concurrency 1 and under an open-loop rate), each with its spread over the rounds. Every loop is
+bounded in count and time.
 """
 
 import argparse
 import http.client
 import json
+import queue
 import statistics
 import sys
+import threading
 import time
 
 BODIES = {
@@ -92,6 +96,74 @@ def compare(direct, via, path, body, rounds, per_round, first_byte=False):
             "via_p50_ms": round(statistics.median(via_p50), 3)}
 
 
+def throughput(port, headers, path, body, clients, seconds):
+    """Completed requests per second of `clients` threads, each on its own kept-alive connection,
+    sending back to back for `seconds`."""
+    done, deadline = [0] * clients, time.monotonic() + seconds
+
+    def run(index):
+        client = Client(port, headers)
+        while time.monotonic() < deadline:
+            client.post(path, body)
+            done[index] += 1
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(done) / (time.monotonic() - started)
+
+
+def compare_throughput(direct, via, path, body, rounds, clients, seconds):
+    """P8: the median over rounds of (through Traefik / direct) requests per second."""
+    ratios, direct_rps, via_rps = [], [], []
+    for _ in range(rounds):
+        direct_rps.append(throughput(direct.port, direct.headers, path, body, clients, seconds))
+        via_rps.append(throughput(via.port, via.headers, path, body, clients, seconds))
+        ratios.append(via_rps[-1] / direct_rps[-1])
+    return {"ratio_median": round(statistics.median(ratios), 3), "ratio_min": round(min(ratios), 3),
+            "ratio_max": round(max(ratios), 3), "direct_rps": round(statistics.median(direct_rps), 1),
+            "via_rps": round(statistics.median(via_rps), 1), "clients": clients, "seconds": seconds}
+
+
+def open_loop(port, headers, rate, seconds, workers=16):
+    """Requests to `port`'s /verify sent on a fixed schedule (`rate` per second, whatever the
+    answers' pace), each timed from when it was due, so that a stall shows as the wait it
+    causes (no coordinated omission). Returns latencies in ms, and how many were late to start."""
+    due_times = queue.Queue()
+    latencies, lock = [], threading.Lock()
+
+    def work():
+        client = Client(port, {})
+        while True:
+            due = due_times.get()
+            if due is None:
+                return
+            elapsed, status = client.get("/verify", headers)
+            if status != 200:
+                raise SystemExit("the verifier answered %d to a client token" % status)
+            with lock:
+                latencies.append((time.perf_counter() - due) * 1000.0)
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    start, count = time.perf_counter(), int(rate * seconds)
+    for n in range(count):
+        due = start + n / rate
+        pause = due - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        due_times.put(due)
+    for _ in threads:
+        due_times.put(None)
+    for thread in threads:
+        thread.join()
+    return latencies
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--litellm-port", type=int, default=8081)
@@ -101,7 +173,13 @@ def main(argv):
     parser.add_argument("--token-file", required=True)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--per-round", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=20, help="P8's concurrent clients")
+    parser.add_argument("--throughput-seconds", type=float, default=30, help="P8: each side, each round")
+    parser.add_argument("--open-loop-rate", type=float, default=500, help="P9: requests per second")
+    parser.add_argument("--open-loop-seconds", type=float, default=10)
     args = parser.parse_args(argv[1:])
+    args.throughput_seconds = min(args.throughput_seconds, 120)  # bounded, whatever is asked
+    args.open_loop_seconds = min(args.open_loop_seconds, 60)
     with open(args.master_key_file) as f:
         master_key = f.read().strip()
     with open(args.token_file) as f:
@@ -129,6 +207,15 @@ def main(argv):
     results["P9 verifier, concurrency 1"] = {"p50_ms": round(quantile(samples, 0.5), 3),
                                              "p99_ms": round(quantile(samples, 0.99), 3),
                                              "requests": len(samples)}
+    late = open_loop(args.auth_port, {"Authorization": "Bearer " + token}, args.open_loop_rate,
+                     args.open_loop_seconds)
+    results["P9 verifier, open loop"] = {"rate_per_s": args.open_loop_rate, "requests": len(late),
+                                         "p50_ms": round(quantile(late, 0.5), 3),
+                                         "p99_ms": round(quantile(late, 0.99), 3),
+                                         "max_ms": round(max(late), 3)}
+    path = "/v1/chat/completions"
+    results["P8 " + path] = compare_throughput(direct, via, path, BODIES[path], max(1, args.rounds // 2),
+                                               args.clients, args.throughput_seconds)
     print(json.dumps(results, indent=2))
     return 0
 

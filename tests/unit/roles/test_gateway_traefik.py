@@ -248,6 +248,9 @@ def test_the_rendered_file_lists_the_pool_with_weights_and_both_health_checks():
     assert balancer["strategy"] == "hrw"
     assert balancer["healthCheck"] == {"path": HEALTH, "interval": "1s", "timeout": "1s"}
     assert balancer["passiveHealthCheck"] == {"maxFailedAttempts": 3, "failureWindow": "10s"}
+    # A Mac whose host is down costs a request 3 s, then another Mac is tried.
+    assert balancer["serversTransport"] == "ccproxy-gateway"
+    assert config["http"]["serversTransports"] == {"ccproxy-gateway": {"forwardingTimeouts": {"dialTimeout": "3s"}}}
     router = config["http"]["routers"]["ccproxy"]
     assert "middlewares" not in router and "middlewares" not in config["http"]  # retry 0: none
     assert router["priority"] == 10000 and "Path(`/v1/messages`)" in router["rule"]

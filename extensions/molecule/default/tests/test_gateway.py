@@ -225,3 +225,30 @@ def test_a_mac_whose_traefik_is_killed_costs_no_failed_request_but_one_in_flight
     print("\nTraefik killed on mac3: %d requests through the gateway meanwhile, %d failed"
           % (len(served), len(clients.failed(killed))))
     assert len(served) > 50 and len(clients.failed(killed)) <= 1, clients.failed(killed)
+
+
+def test_a_mac_whose_host_is_down_costs_no_failed_request(root, addresses, gateway_url, token):
+    """mac3 off the network (its link down on the controller's bridge): nothing answers, not even
+    a refusal. The gateway gives up connecting after its dial timeout (3 s) and retries on another
+    Mac; its health check takes mac3 out; back when the link is."""
+    clients = Clients(gateway_url, token, seconds=60)
+    clients.start()
+    try:
+        time.sleep(1)
+        down = time.monotonic()
+        subprocess.run(["ip", "link", "set", "ccpv3", "down"], check=True, timeout=10)
+        try:
+            wait_for(lambda: by_name(root, addresses)["mac3"] == "DOWN", ONE_INTERVAL + 2, "mac3 out of the pool")
+            out = time.monotonic() - down
+            time.sleep(3)
+        finally:
+            subprocess.run(["ip", "link", "set", "ccpv3", "up"], check=True, timeout=10)
+        wait_for(lambda: by_name(root, addresses)["mac3"] == "UP", 60, "mac3 back in the pool")
+    finally:
+        clients.stop()
+    served = [code for at, code in clients.results if at >= down]
+    slowest = max(b - a for (a, _code), (b, _next) in zip(clients.results, clients.results[1:]) if a >= down)
+    print("\nmac3's host down: out of the gateway's pool after %.1f s; %d requests meanwhile, %d failed, "
+          "the slowest %.1f s" % (out, len(served), len(clients.failed(down)), slowest))
+    assert clients.failed(down) == [] and len(served) > 20
+    assert out <= ONE_INTERVAL + 1
