@@ -229,8 +229,10 @@ def test_a_mac_whose_traefik_is_killed_costs_no_failed_request_but_one_in_flight
 
 def test_a_mac_whose_host_is_down_costs_no_failed_request(root, addresses, gateway_url, token):
     """mac3 off the network (its link down on the controller's bridge): nothing answers, not even
-    a refusal. The gateway gives up connecting after its dial timeout (3 s) and retries on another
-    Mac; its health check takes mac3 out; back when the link is."""
+    a refusal. A new connection to it gives up after the gateway's dial timeout (3 s) and the
+    request is tried on another Mac; the health check takes mac3 out. A request already on its way
+    to mac3 (in flight, or sent on a kept-alive connection before the check) waits until mac3 is
+    back: the gateway sets no answer timeout, as a completion may take minutes."""
     clients = Clients(gateway_url, token, seconds=60)
     clients.start()
     try:
@@ -243,12 +245,13 @@ def test_a_mac_whose_host_is_down_costs_no_failed_request(root, addresses, gatew
             time.sleep(3)
         finally:
             subprocess.run(["ip", "link", "set", "ccpv3", "up"], check=True, timeout=10)
+            back = time.monotonic() - down
         wait_for(lambda: by_name(root, addresses)["mac3"] == "UP", 60, "mac3 back in the pool")
     finally:
         clients.stop()
     served = [code for at, code in clients.results if at >= down]
-    slowest = max(b - a for (a, _code), (b, _next) in zip(clients.results, clients.results[1:]) if a >= down)
-    print("\nmac3's host down: out of the gateway's pool after %.1f s; %d requests meanwhile, %d failed, "
-          "the slowest %.1f s" % (out, len(served), len(clients.failed(down)), slowest))
-    assert clients.failed(down) == [] and len(served) > 20
+    waits = [b - a for (a, _code), (b, _next) in zip(clients.results, clients.results[1:]) if a >= down]
+    print("\nmac3's host down for %.1f s: out of the gateway's pool after %.1f s; %d requests meanwhile, "
+          "%d failed, the longest wait %.1f s" % (back, out, len(served), len(clients.failed(down)), max(waits)))
+    assert clients.failed(down) == [] and served
     assert out <= ONE_INTERVAL + 1
