@@ -382,8 +382,8 @@ def test_pools_send_each_model_only_to_the_macs_that_serve_it(gateway, fleet):
     assert Counter(reply.mac for reply in gateway.many(6, model="gpt-4o")) == {"mac2": 6}
     assert Counter(reply.mac for reply in gateway.many(6, model="gpt-4")) == {"mac1": 4, "mac3": 2}
     # Claude Code's own ids: every Mac's claude-* alias takes them, so any Mac, by weight.
-    assert Counter(reply.mac for reply in gateway.many(8, model="claude-opus-4-1")) == {"mac1": 4, "mac2": 2,
-                                                                                      "mac3": 2}
+    claude = Counter(reply.mac for reply in gateway.many(8, model="claude-opus-4-1"))
+    assert claude == {"mac1": 4, "mac2": 2, "mac3": 2}, claude
     # No body (GET /v1/models), a body without a model, an unknown model: any Mac, by weight.
     for model in (None, ""):
         assert Counter(reply.mac for reply in gateway.many(4, model=model, path="/v1/models")) == {

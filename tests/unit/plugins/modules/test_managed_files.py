@@ -206,7 +206,7 @@ def test_an_absent_file_is_removed_with_its_diff_and_check_mode_keeps_it(tmp_pat
 def test_a_directory_where_an_absent_file_should_be_fails_before_any_change(tmp_path):
     (tmp_path / "drain.yml").mkdir()
     keep = tmp_path / "keep"
-    result, failed = run([{"path": str(keep), "state": "directory"}, {"path": str(tmp_path / "drain.yml"),
-                                                                     "state": "absent"}])
+    entries = [{"path": str(keep), "state": "directory"}, {"path": str(tmp_path / "drain.yml"), "state": "absent"}]
+    result, failed = run(entries)
     assert failed and "is not a regular file: not removed" in result["msg"]
     assert not keep.exists() and (tmp_path / "drain.yml").is_dir()
