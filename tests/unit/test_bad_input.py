@@ -18,7 +18,9 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-SITE = {entry["role"].split(".")[-1] for entry in yaml.safe_load((REPO / "playbooks/site.yml").read_text())[0]["roles"]}
+MAC_PLAY = next(play for play in yaml.safe_load((REPO / "playbooks/site.yml").read_text())
+                if play["name"] == "Deploy ccproxy")
+SITE = {entry["role"].split(".")[-1] for entry in MAC_PLAY["roles"]}
 # The roles site.yml runs, and the public roles their tasks include.
 ROLES = sorted(SITE | {name for role in SITE for tasks in (REPO / "roles" / role / "tasks").glob("*.yml")
                        for name in re.findall(r"name: visiquate\.ccproxy\.([a-z]\w*)", tasks.read_text())})
@@ -50,11 +52,15 @@ PREFLIGHT = bad_variables(["preflight"])
 OTHERS = {name: value for name, value in bad_variables(ROLES).items() if name not in PREFLIGHT}
 
 
-def site_check(variables, tmp_path):
-    """site.yml --check with these extra variables against a local stand-in host: (rc, output)."""
+def site_check(variables, tmp_path, gateway=False):
+    """site.yml --check with these extra variables against a local stand-in host (and a gateway
+    host): (rc, output)."""
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "ansible_become": False}
+    hosts = {"ccproxy_hosts": {"hosts": {"mac": local}}}
+    if gateway:
+        hosts["ccproxy_gateway"] = {"hosts": {"gateway": local}}
     inventory = tmp_path / "hosts.yml"
-    inventory.write_text(yaml.safe_dump({"ccproxy_hosts": {"hosts": {"mac": {
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "ansible_become": False}}}}))
+    inventory.write_text(yaml.safe_dump(hosts))
     extra = tmp_path / "bad.yml"
     extra.write_text(yaml.safe_dump(variables))
     proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
@@ -78,3 +84,29 @@ def test_an_alias_given_twice_is_refused_before_any_task_reaches_the_mac(tmp_pat
                                              {"name": "gpt-4", "model": "qwen3:8b"}]}, tmp_path)
     assert rc == 2 and FIRST_REMOTE_TASK not in out, out
     assert "ccproxy_models gives an alias more than once (gpt-4, gpt-4)" in " ".join(out.split()), out
+
+
+def test_a_wrong_gateway_variable_stops_the_run_before_any_mac_changes(tmp_path):
+    variables = bad_variables(["gateway"])
+    variables = {name: value for name, value in variables.items() if name.startswith("ccproxy_gateway_")}
+    assert len(variables) >= 8, variables
+    rc, out = site_check(variables, tmp_path, gateway=True)
+    assert rc == 2, out
+    assert "PLAY [Deploy ccproxy]" not in out and FIRST_REMOTE_TASK not in out, out
+    assert "Wrong variables" in out, out
+    assert sorted(name for name in variables if name not in out) == [], out
+
+
+def test_macs_with_different_tokens_behind_one_gateway_are_refused_before_any_change(tmp_path):
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "ansible_become": False}
+    tokens = [{"name": "alice", "token": "ccp-" + "a" * 40}]
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump({
+        "ccproxy_hosts": {"hosts": {"mac1": dict(local, ccproxy_client_tokens=tokens), "mac2": local}},
+        "ccproxy_gateway": {"hosts": {"gateway": local}}}))
+    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), "--check",
+                           "site.yml"], cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    out = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 2 and "PLAY [Deploy ccproxy]" not in out, out
+    assert "have different ccproxy_client_tokens" in out, out
+    assert "ccp-" + "a" * 40 not in out  # names and hosts only, never a token
