@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make bench: figures from the demo Mac (make demo brings it up when it is not). Prints them and
-# writes .cache/bench/results.json. BENCH_QUICK=1: a few requests, to check that the scripts run.
+# make bench: figures from fresh test-bed Macs (first converges), then from the demo Macs (make
+# demo brings them up). Prints them and writes .cache/bench/results.json. BENCH_QUICK=1: a few
+# requests and one round each, to check that the scripts run.
 # Every figure is measured on the Mac itself, so LiteLLM direct and through Traefik differ only
 # by ccproxy's hops; see docs/benchmarks.md for the method and the goals.
 set -euo pipefail
@@ -13,12 +14,20 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
   rounds=2 per_round=10 noop_rounds=1 recovery_rounds=1 throughput_seconds=2 open_loop_seconds=1
 fi
 
+mkdir -p .cache/bench
+lock="${TESTBED_LOCK:-/var/tmp/ccproxy-testbed.lock}"
+# P1, P2, P5 first: fresh Macs of their own each round; the demo (one bed per machine) is taken
+# down for them and brought up again after.
+make --no-print-directory demo-down
+first=(--rounds 3 --three --cold)
+if [ "${BENCH_QUICK:-0}" = 1 ]; then first=(--rounds 1); fi
+flock "$lock" "$bin/python" bench/first_converge.py "${first[@]}" > .cache/bench/first.json
+
 if ! "${macs[@]}" status 2>/dev/null | grep -Eq '^mac1 +up'; then
   make --no-print-directory demo
 fi
-mkdir -p .cache/bench
 # Hold the bed's lock while measuring: nothing else may bring it down or load it meanwhile.
-exec 9>>"${TESTBED_LOCK:-/var/tmp/ccproxy-testbed.lock}"
+exec 9>>"$lock"
 flock 9
 "${macs[@]}" shell mac1 /usr/bin/python3 "$PWD/bench/latency.py" \
   --master-key-file "$root/auth/master.key" --token-file "$PWD/.cache/secrets/default/client-token" \
@@ -38,6 +47,7 @@ root = sys.argv[1]
 results = json.load(open(".cache/bench/latency.json"))
 results.update(json.load(open(".cache/bench/noop.json")))
 results.update(json.load(open(".cache/bench/recovery.json")))
+results.update(json.load(open(".cache/bench/first.json")))
 rss = {"LiteLLM": 0, "verifier": 0, "Traefik": 0}
 for line in open(".cache/bench/ps.txt"):
     kb, _, args = line.strip().partition(" ")
@@ -48,7 +58,7 @@ for line in open(".cache/bench/ps.txt"):
         rss[kind] += int(kb)
 results["P13 RSS after load (MB)"] = {kind: round(kb / 1024, 1) for kind, kb in rss.items()}
 json.dump(results, open(".cache/bench/results.json", "w"), indent=2)
-goals = {"P3": "<= 10 s", "P4": "<= 1.5", "P11": "ratio <= 1.3", "P6": "added p50 <= 1.5 ms",
+goals = {"P1": "<= 60 s", "P5": "<= 2.0", "P3": "<= 10 s", "P4": "<= 1.5", "P11": "ratio <= 1.3", "P6": "added p50 <= 1.5 ms",
          "P7": "added first byte <= 5 ms", "P8": "ratio >= 0.95", "P9": "p50 < 0.3 ms; p99 < 1 ms at 500 req/s",
          "P13": "verifier < 30 MB"}
 for name, figure in results.items():
