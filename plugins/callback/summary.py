@@ -85,11 +85,11 @@ def host_paragraph(host, outcome, record, check_mode):
 
 
 def summary_lines(outcomes, custom, check_mode):
-    """Every host's paragraph, in the order hosts were first seen; none for a run that recorded nothing
+    """Every host's paragraph; none for a run that recorded nothing
     for clients and changed nothing (status.yml, logs.yml)."""
     hosts = list(outcomes) + [host for host in custom if host not in outcomes and host != "_run"]
-    # The Macs first, then a gateway in front of them.
-    hosts.sort(key=lambda host: ((custom.get(host) or {}).get(STATS_KEY) or {}).get("members") is not None)
+    # By name, the Macs first, then a gateway in front of them: the same order whatever the forks' timing.
+    hosts.sort(key=lambda host: (((custom.get(host) or {}).get(STATS_KEY) or {}).get("members") is not None, host))
     recorded = any(STATS_KEY in (custom.get(host) or {}) for host in hosts)
     eventful = any(outcome.get("changed") or outcome.get("failed") or outcome.get("unreachable")
                    for outcome in outcomes.values())
