@@ -21,11 +21,11 @@ BIN = Path(sys.executable).parent
 GALAXY = yaml.safe_load((REPO / "galaxy.yml").read_text())
 # What a Mac needs, and what a user reads.
 SHIPPED = ["MANIFEST.json", "FILES.json", "README.md", "CHANGELOG.md", "LICENSE", "meta/runtime.yml", "playbooks/site.yml",
-           "plugins/modules/launchd_service.py", "plugins/action/health_check.py",
+           "plugins/modules/launchd_service.py", "plugins/action/health_check.py", "plugins/callback/summary.py",
            "roles/traefik_route/files/ccproxy_auth.py", "roles/preflight/meta/argument_specs.yml",
            "docs/operations.md"]
 # Never shipped: the Linux test bed and its stand-ins, local state, tooling, and what a test run leaves.
-NOT_SHIPPED = re.compile(r"^(tests/(testbed|integration|clients|tools)|extensions|bench|collections|\.ci|\.cache|"
+NOT_SHIPPED = re.compile(r"^(tests/(testbed|integration|clients|tools|readme)|extensions|bench|collections|\.ci|\.github|\.cache|"
                          r"\.demo|\.venv|\.git|\.ansible-lint|\.yamllint)(/|$)|(^|/)(__pycache__|\.pytest_cache)(/|$)"
                          r"|\.pyc$|client-token|\.tar\.gz$")
 
