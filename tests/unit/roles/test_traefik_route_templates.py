@@ -43,6 +43,17 @@ def test_dynamic_file_is_the_proven_fixture():
     assert mine == proven
 
 
+@pytest.mark.parametrize("overrides, unhealthy", [
+    ({"ccproxy_traefik_manage": True}, "1s"),
+    ({"ccproxy_traefik_manage": True, "ccproxy_traefik_version": "3.4.5"}, None),  # Traefik 3.5 added it
+    ({"ccproxy_traefik_manage": False}, None),  # an existing Traefik, of a version not known
+])
+def test_a_down_litellm_is_checked_every_second_where_traefik_can(overrides, unhealthy):
+    service = yaml.safe_load(render("ccproxy.yml.j2", **overrides))["http"]["services"]["ccproxy-litellm"]
+    health = service["loadBalancer"]["healthCheck"]
+    assert (health["interval"], health.get("unhealthyInterval")) == ("10s", unhealthy)
+
+
 def test_dynamic_file_follows_the_ports_priority_and_entrypoint():
     config = yaml.safe_load(render("ccproxy.yml.j2", ccproxy_auth_port=9082, ccproxy_litellm_port=9081,
                                    ccproxy_traefik_router_priority=42, ccproxy_traefik_entrypoint="websecure"))
