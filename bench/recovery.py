@@ -55,24 +55,37 @@ def launchd_pid(domain, label):
     return int(found.group(1))
 
 
-def cold_start(args):
-    """LiteLLM as the job runs it (launcher, venv, config), on a spare port, to readiness."""
-    argv = [args.root + "/bin/with-master-key", args.root + "/auth/master.key", args.root + "/venv/bin/litellm",
-            "--config", args.root + "/config.yaml", "--host", "127.0.0.1", "--port", str(args.spare_port)]
+def start_litellm(root, port, extra=()):
+    """LiteLLM as the job runs it (launcher, venv, config) on `port`, in a session of its own:
+    the process, and the seconds it took to answer readiness."""
+    argv = [root + "/bin/with-master-key", root + "/auth/master.key", root + "/venv/bin/litellm",
+            "--config", root + "/config.yaml", "--host", "127.0.0.1", "--port", str(port)] + list(extra)
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_MODE="PRODUCTION")
     start = time.monotonic()
-    proc = subprocess.Popen(argv, env=env, cwd=args.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    proc = subprocess.Popen(argv, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
-        wait_until(args.spare_port, "/health/readiness")
-        return time.monotonic() - start
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+        wait_until(port, "/health/readiness")
+    except BaseException:
+        stop_litellm(proc)
+        raise
+    return proc, time.monotonic() - start
+
+
+def stop_litellm(proc):
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+
+def cold_start(args):
+    """LiteLLM on a spare port, from its start to readiness."""
+    proc, seconds = start_litellm(args.root, args.spare_port)
+    stop_litellm(proc)
+    return seconds
 
 
 def recovery(args, token):
