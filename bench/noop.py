@@ -7,7 +7,9 @@
 Runs ansible-playbook site.yml ROUNDS times against mac1 alone (P3) and ROUNDS times against the
 three Macs make demo converged (P4, as a ratio to P3), alternating, with the default scenario's
 inventory, and prints one JSON object: the median, min and max seconds, and the tasks each run
-executed on mac1 (its PLAY RECAP's ok=). A run that changes anything is not a no-op: an error.
+executed on mac1 (its PLAY RECAP's ok=), and the profile of the last run on mac1 (Ansible's
+junit callback: each task's seconds, the slowest first, and their sum). A run that changes
+anything is not a no-op: an error.
 """
 
 import argparse
@@ -17,10 +19,23 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def profile(junit_dir):
+    """Seconds per task of a run on mac1, from the junit callback's report, the slowest first."""
+    times = {}
+    for report in Path(junit_dir).glob("*.xml"):
+        for case in ElementTree.parse(report).iter("testcase"):
+            if case.find("skipped") is None:
+                name = re.sub(r"^\[mac1\] (mac1: )?", "", case.get("name", ""))
+                times[name] = times.get(name, 0.0) + float(case.get("time", 0))
+    return sorted(times.items(), key=lambda item: -item[1])
 
 
 def main():
@@ -35,10 +50,15 @@ def main():
             str(ROOT / "site.yml")]
     env = dict(os.environ, ANSIBLE_HOME=os.environ.get("ANSIBLE_HOME", str(ROOT / ".cache/ansible-home")))
     seconds, tasks = {"one": [], "all": []}, set()
-    for _ in range(args.rounds):
+    junit_dir = tempfile.mkdtemp(prefix="ccproxy-noop-")
+    for round_ in range(args.rounds):
         for kind, limit in (("one", ["--limit", "mac1"]), ("all", ["--limit", "ccproxy_hosts"])):
+            run_env = env
+            if kind == "one" and round_ == args.rounds - 1:  # the profile: the last run on mac1
+                run_env = dict(env, ANSIBLE_CALLBACKS_ENABLED="junit", JUNIT_OUTPUT_DIR=junit_dir,
+                               JUNIT_HIDE_TASK_ARGUMENTS="True")
             started = time.monotonic()
-            run = subprocess.run(argv + limit, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+            run = subprocess.run(argv + limit, cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=900,
                                  check=False)
             seconds[kind].append(time.monotonic() - started)
             recaps = re.findall(r"(?m)^(mac\d+)\s*:\s*ok=(\d+)\s+changed=(\d+)", run.stdout)
@@ -46,13 +66,17 @@ def main():
                 sys.exit(f"noop.py: site.yml was not a no-op (exit {run.returncode}):\n{run.stdout[-3000:]}")
             tasks.update(int(ok) for name, ok, _ in recaps if name == "mac1")
     one, every = statistics.median(seconds["one"]), statistics.median(seconds["all"])
+    tasks_seconds = profile(junit_dir)
     print(json.dumps({
         "P3 no-op converge, 1 Mac (s)": {"median": round(one, 1), "min": round(min(seconds["one"]), 1),
                                          "max": round(max(seconds["one"]), 1), "runs": args.rounds,
                                          "tasks": sorted(tasks)},
         "P4 no-op converge, 3 Macs / 1 Mac": {"ratio": round(every / one, 2), "3 Macs median (s)": round(every, 1),
                                               "min": round(min(seconds["all"]), 1),
-                                              "max": round(max(seconds["all"]), 1)}}))
+                                              "max": round(max(seconds["all"]), 1)},
+        "P3 profile of the last 1-Mac run (s)": {
+            "tasks timed": len(tasks_seconds), "sum": round(sum(t for _, t in tasks_seconds), 1),
+            "slowest": [[name, round(t, 2)] for name, t in tasks_seconds[:15]]}}))
 
 
 if __name__ == "__main__":
