@@ -37,10 +37,12 @@ EXAMPLES = r"""
 #   serving:  LiteLLM 1.108.7; models claude-3-5-sonnet, gpt-4
 """
 
+import shlex
+
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 
-# The set_stats key the roles write (roles/traefik_route/tasks/summary.yml, roles/gateway/tasks/summary.yml).
+# The set_stats key the roles write (roles/traefik_route/tasks/summary.yml, roles/gateway/tasks/main.yml).
 STATS_KEY = "ccproxy"
 
 
@@ -54,7 +56,7 @@ def client_lines(record):
         lines.append("  clients:  ANTHROPIC_BASE_URL=%s" % url)
         lines.append("            OPENAI_BASE_URL=%s/v1" % url)
     if record.get("token_file"):
-        lines.append("  token:    ANTHROPIC_AUTH_TOKEN=$(cat %s)" % record["token_file"])
+        lines.append("  token:    ANTHROPIC_AUTH_TOKEN=$(cat %s)" % shlex.quote(record["token_file"]))
     elif record.get("clients"):
         lines.append("  token:    one of ccproxy_client_tokens (%s)" % ", ".join(record["clients"]))
     if record.get("ca_file"):
@@ -69,9 +71,10 @@ def client_lines(record):
 
 
 def host_paragraph(host, outcome, record, check_mode):
-    """One host's paragraph. outcome: {'changed': [task names], 'failed': task name or None, 'unreachable': bool}."""
+    """One host's paragraph. outcome: {'changed': [task names], 'failed': the task that failed the host, or
+    None, 'unreachable': bool}."""
     if outcome.get("unreachable"):
-        head = "%s: UNREACHABLE (see the error above): nothing is known about it" % host
+        head = "%s: UNREACHABLE (see the error above)%s" % (host, "; before that:" if outcome.get("changed") else "")
     elif outcome.get("failed"):
         head = "%s: FAILED at %r (the error is above)" % (host, outcome["failed"])
     elif outcome.get("changed"):
@@ -114,7 +117,7 @@ class CallbackModule(CallbackBase):
         self._check_mode = False
 
     def _outcome(self, result):
-        return self._outcomes.setdefault(result._host.get_name(), {"changed": [], "failed": None})
+        return self._outcomes.setdefault(result._host.get_name(), {"changed": [], "failed": None, "failures": []})
 
     def v2_playbook_on_start(self, playbook):
         self._check_mode = bool(context.CLIARGS.get("check"))
@@ -128,9 +131,9 @@ class CallbackModule(CallbackBase):
                 outcome["changed"].append(name)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
-        outcome = self._outcome(result)
-        if not ignore_errors and outcome["failed"] is None:
-            outcome["failed"] = result._task.get_name().strip()
+        # A failure a block's rescue handles comes here too: the recap decides, at the end.
+        if not ignore_errors:
+            self._outcome(result)["failures"].append(result._task.get_name().strip())
 
     def v2_runner_on_skipped(self, result):
         self._outcome(result)
@@ -139,6 +142,10 @@ class CallbackModule(CallbackBase):
         self._outcome(result)["unreachable"] = True
 
     def v2_playbook_on_stats(self, stats):
+        for host, outcome in self._outcomes.items():
+            # The last failure is the one that failed the host (a rescue's own fail task says why).
+            if stats.summarize(host)["failures"] and outcome["failures"]:
+                outcome["failed"] = outcome["failures"][-1]
         lines = summary_lines(self._outcomes, getattr(stats, "custom", {}) or {}, self._check_mode)
         if not lines:
             return

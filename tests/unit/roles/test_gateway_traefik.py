@@ -267,6 +267,15 @@ def test_the_rendered_file_lists_the_pool_with_weights_and_both_health_checks():
     assert list(config["http"]["routers"]) == ["ccproxy"] and list(config["http"]["services"]) == ["ccproxy-fleet"]
 
 
+@pytest.mark.parametrize("version, retry", [
+    ("3.7.15", {"attempts": 2, "status": ["404"], "retryNonIdempotentMethod": True, "maxRequestBodyBytes": 64 << 20}),
+    ("3.6.9", {"attempts": 2}),  # retry by status came with Traefik 3.7: an older one would reject the file
+])
+def test_the_retry_by_status_needs_traefik_3_7(version, retry):
+    config = yaml.safe_load(render_gateway({"mac1": ("http://198.18.0.11:8080", 1)}, ccproxy_traefik_version=version))
+    assert config["http"]["middlewares"]["ccproxy-gateway-retry"]["retry"] == retry
+
+
 def test_requests_spread_by_weight(gateway, macs):
     gateway.load({macs[0]: 1, macs[1]: 2, macs[2]: 3})
     answered = Counter(reply.mac for reply in gateway.many(300))

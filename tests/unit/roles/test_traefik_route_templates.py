@@ -47,6 +47,11 @@ def test_dynamic_file_is_the_proven_fixture():
     ({"ccproxy_traefik_manage": True}, "1s"),
     ({"ccproxy_traefik_manage": True, "ccproxy_traefik_version": "3.4.5"}, None),  # Traefik 3.5 added it
     ({"ccproxy_traefik_manage": False}, None),  # an existing Traefik, of a version not known
+    # An existing Traefik whose API said its version (preflight reads /api/version).
+    ({"ccproxy_traefik_manage": False, "__ccproxy_traefik_version_seen": {"json": {"Version": "3.6.2"}}}, "1s"),
+    ({"ccproxy_traefik_manage": False, "__ccproxy_traefik_version_seen": {"json": {"Version": "3.4.1"}}}, None),
+    ({"ccproxy_traefik_manage": False, "__ccproxy_traefik_version_seen": {"json": {"Version": "dev"}}}, None),
+    ({"ccproxy_traefik_manage": False, "__ccproxy_traefik_version_seen": {"skipped": True}}, None),
 ])
 def test_a_down_litellm_is_checked_every_second_where_traefik_can(overrides, unhealthy):
     service = yaml.safe_load(render("ccproxy.yml.j2", **overrides))["http"]["services"]["ccproxy-litellm"]

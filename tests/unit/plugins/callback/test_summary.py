@@ -45,12 +45,21 @@ CASES = [
         "  in front of: mac1",
         "  - gateway : Write it",
     ], id="check mode, the gateway after the Macs"),
-    pytest.param({"mac1": {"changed": ["a"], "failed": "preflight : Check"}, "mac2": {"unreachable": True}}, {},
-                 False, [
+    pytest.param({"mac1": {"changed": ["a"], "failed": "preflight : Check"}, "mac2": {"unreachable": True},
+                  "mac3": {"changed": ["b"], "unreachable": True}}, {}, False, [
         "mac1: FAILED at 'preflight : Check' (the error is above)",
         "  - a",
-        "mac2: UNREACHABLE (see the error above): nothing is known about it",
+        "mac2: UNREACHABLE (see the error above)",
+        "mac3: UNREACHABLE (see the error above); before that:",
+        "  - b",
     ], id="failed and unreachable"),
+    pytest.param({"mac1": {"changed": []}}, {"mac1": {"ccproxy": dict(MAC, token_file="/Users/Jane Doe/t")}}, False, [
+        "mac1: changed nothing",
+        "  clients:  ANTHROPIC_BASE_URL=http://mac1:8080",
+        "            OPENAI_BASE_URL=http://mac1:8080/v1",
+        "  token:    ANTHROPIC_AUTH_TOKEN=$(cat '/Users/Jane Doe/t')",
+        "  serving:  LiteLLM 1.108.7; models claude-3-5-sonnet, gpt-4",
+    ], id="a path to quote"),
     pytest.param({"mac1": {"changed": []}}, {}, False, [], id="nothing recorded, nothing changed: silent"),
 ]
 
@@ -68,10 +77,17 @@ PLAYBOOK = """
       ansible.builtin.debug:
         msg: changing
       changed_when: inventory_hostname != 'quiet'
-    - name: Fail on one
-      ansible.builtin.fail:
-        msg: broken
-      when: inventory_hostname == 'broken'
+    - name: Fail on two, one of them for good
+      block:
+        - name: Fail inside a block
+          ansible.builtin.fail:
+            msg: first
+          when: inventory_hostname != 'quiet'
+      rescue:
+        - name: Fail with the reason
+          ansible.builtin.fail:
+            msg: broken
+          when: inventory_hostname == 'broken'
     - name: Record what clients use
       ansible.builtin.set_stats:
         data:
@@ -103,4 +119,5 @@ def test_a_real_run_ends_with_the_summary(tmp_path, check):
     ], run.stdout
     assert "  - Change something on two hosts" in summary
     assert "quiet: %s nothing" % verb in summary
-    assert "broken: FAILED at 'Fail on one' (the error is above)" in summary
+    # changer's failure was rescued; broken's rescue failed it with the reason.
+    assert "broken: FAILED at 'Fail with the reason' (the error is above)" in summary
