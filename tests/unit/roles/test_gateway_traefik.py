@@ -166,16 +166,13 @@ class Gateway:
     def load(self, macs, **overrides):
         """Render the files for these Macs ({Mac: weight}) as the roles would, run the pool
         classifier when they serve different models, and wait until Traefik reports every server."""
-        overrides = {"ccproxy_traefik_port": self.web_port, "ccproxy_gateway_pool_port": self.pool_port, **overrides}
         inventory = {mac.name: (mac.url, weight, mac.models) for mac, weight in macs.items()}
-        variables = templar(inventory, **overrides)
         self.stop_pool()
-        pools = variables.template(trust_as_template("{{ _ccproxy_pool_document | to_json }}"))
+        variables = templar(inventory, **{"ccproxy_traefik_port": self.web_port, **overrides})
         if variables.template(trust_as_template("{{ _ccproxy_gateway.pools | length }}")) != 0:
-            (self.base / "pools.json").write_text(pools)
-            self.pool = subprocess.Popen([sys.executable, str(POOL_SCRIPT), "--pools", str(self.base / "pools.json"),
-                                          "--listen", f"127.0.0.1:{self.pool_port}"])
-            wait_for(lambda: self.answers(f"http://127.0.0.1:{self.pool_port}/healthz"), 10, "the pool classifier")
+            self.start_pool(variables.template(trust_as_template("{{ _ccproxy_pool_document | to_json }}")))
+        overrides = {"ccproxy_traefik_port": self.web_port, "ccproxy_gateway_pool_port": self.pool_port, **overrides}
+        variables = templar(inventory, **overrides)
         text = variables.template(trust_as_template((REPO / "roles/traefik_route/templates/gateway.yml.j2").read_text()))
         tmp = self.dynamic / "gateway.yml.tmp"
         tmp.write_text(text)
@@ -183,6 +180,21 @@ class Gateway:
         wanted = {mac.url for mac, weight in macs.items() if weight > 0}
         wait_for(lambda: set(self.status()) == wanted and all(s == "UP" for s in self.status().values()),
                  20, f"the gateway to report {sorted(wanted)} up")
+
+    def start_pool(self, pools):
+        """The classifier on a free port: another process (a test beside this one) may take the
+        port picked for it before it binds, so a classifier that exits at once gets another."""
+        (self.base / "pools.json").write_text(pools)
+        for _attempt in range(3):
+            self.pool = subprocess.Popen([sys.executable, str(POOL_SCRIPT), "--pools", str(self.base / "pools.json"),
+                                          "--listen", f"127.0.0.1:{self.pool_port}"])
+            url = f"http://127.0.0.1:{self.pool_port}/healthz"
+            if wait_for(lambda: self.answers(url) or self.pool.poll() is not None, 10, "the pool classifier") is True \
+                    and self.pool.poll() is None:
+                return
+            self.stop_pool()
+            self.pool_port = free_port()
+        pytest.fail("the pool classifier did not start on three ports")
 
     def stop_pool(self):
         if self.pool:
