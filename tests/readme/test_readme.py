@@ -59,7 +59,6 @@ def run(argv, env=None, timeout=1800, cwd=REPO):
 def demo():
     """Whatever the blocks bring up is taken down after the module, whether they passed or not."""
     yield
-    # A demo is up (the README's first block brought it up, or the test below did).
     rc, out = run(["make", "demo-down"], env=reader_env(), timeout=600)
     assert rc == 0, out[-3000:]
 

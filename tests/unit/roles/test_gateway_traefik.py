@@ -288,6 +288,14 @@ def test_the_retry_by_status_needs_traefik_3_7(version, retry):
     assert config["http"]["middlewares"]["ccproxy-gateway-retry"]["retry"] == retry
 
 
+@pytest.mark.parametrize("attempts", [0, 1])
+def test_attempts_that_cannot_retry_render_no_retry_middleware(attempts):
+    """Traefik counts the first try among the attempts: 1 would be a middleware that never retries."""
+    config = yaml.safe_load(render_gateway({"mac1": ("http://198.18.0.11:8080", 1)},
+                                           ccproxy_gateway_retry_attempts=attempts))
+    assert "middlewares" not in config["http"] and "middlewares" not in config["http"]["routers"]["ccproxy"]
+
+
 def test_requests_spread_by_weight(gateway, macs):
     gateway.load({macs[0]: 1, macs[1]: 2, macs[2]: 3})
     answered = Counter(reply.mac for reply in gateway.many(300))
