@@ -6,36 +6,12 @@
 from __future__ import annotations
 
 import datetime
-import os
-import tempfile
 
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.visiquate.ccproxy.plugins.modules.tls_certificate import ARGUMENT_SPEC
 from ansible_collections.visiquate.ccproxy.plugins.plugin_utils import tls
-
-
-def read_text(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return ""
-
-
-def write_private(path, text, mode):
-    """Write ``text`` to ``path`` with ``mode`` through a temporary file renamed over it."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tls-")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+from ansible_collections.visiquate.ccproxy.plugins.plugin_utils.private_files import read_text, write_private
 
 
 def summary(described):

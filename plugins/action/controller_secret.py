@@ -1,0 +1,84 @@
+# Copyright (c) 2026, VisiQuate ccproxy maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Action for visiquate.ccproxy.controller_secret: all of it runs here, on the controller."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+import string
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.visiquate.ccproxy.plugins.modules.controller_secret import ARGUMENT_SPEC
+from ansible_collections.visiquate.ccproxy.plugins.plugin_utils.private_files import write_private
+
+ALPHABET = string.ascii_letters + string.digits + "-_"
+DIRECTORY_MODE, FILE_MODE = 0o700, 0o600
+MIN_LENGTH = 32
+
+
+def mode_of(path):
+    """The permission bits of ``path`` (following links), or None when there is nothing."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return None
+
+
+def plan(directory_mode, file_mode):
+    """The steps from the modes seen (None: missing) to a private directory holding the secret."""
+    steps = []
+    if directory_mode is not None and directory_mode != DIRECTORY_MODE:
+        steps.append("chmod directory")
+    if file_mode is None:
+        steps.append("generate")
+    elif file_mode != FILE_MODE:
+        steps.append("chmod file")
+    return steps
+
+
+def describe(directory, directory_mode, path, file_mode):
+    """The diff's view: modes only, never the secret."""
+    def line(name, mode, what):
+        return "%s: %s\n" % (name, "absent" if mode is None else "mode %04o%s" % (mode, what))
+    return line(directory, directory_mode, "") + line(path, file_mode, ", a secret")
+
+
+def generate(prefix, length):
+    return prefix + "".join(secrets.choice(ALPHABET) for _ in range(length)) + "\n"
+
+
+class ActionModule(ActionBase):
+
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        dummy, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        path = params["path"]
+        directory = os.path.dirname(path) or "."
+        if params["length"] < MIN_LENGTH:
+            return dict(result, failed=True, msg="length must be at least %d, not %d" % (MIN_LENGTH, params["length"]))
+        if os.path.isdir(path):
+            return dict(result, failed=True, msg="%s is a directory, not a file for the secret" % path)
+        directory_mode, file_mode = mode_of(directory), mode_of(path)
+        if file_mode is not None and os.path.getsize(path) == 0:
+            return dict(result, failed=True, msg="%s is empty, so it holds no secret: remove it to have a new one"
+                        " generated (and give the new one to whoever used the old)" % path)
+        steps = plan(directory_mode, file_mode)
+        if steps and not self._task.check_mode:
+            if "chmod directory" in steps:
+                os.chmod(directory, DIRECTORY_MODE)
+            if "generate" in steps:
+                write_private(path, generate(params["prefix"], params["length"]), FILE_MODE)
+            if "chmod file" in steps:
+                os.chmod(path, FILE_MODE)
+        result.update(changed=bool(steps), path=path, generated="generate" in steps)
+        if self._task.diff and steps:
+            result["diff"] = dict(before=describe(directory, directory_mode, path, file_mode),
+                                  after=describe(directory, DIRECTORY_MODE, path, FILE_MODE))
+        return result

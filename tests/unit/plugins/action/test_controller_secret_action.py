@@ -1,0 +1,99 @@
+# Copyright (c) 2026, VisiQuate ccproxy maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""visiquate.ccproxy.controller_secret: its plan as data, then through ansible-playbook on localhost:
+generated once, kept after, modes corrected, check mode writing nothing, the secret never shown."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.visiquate.ccproxy.plugins.action.controller_secret import plan
+
+REPO = Path(__file__).resolve().parents[4]
+
+
+@pytest.mark.parametrize("directory_mode, file_mode, steps", [
+    (None, None, ["generate"]),
+    (0o700, None, ["generate"]),
+    (0o755, None, ["chmod directory", "generate"]),
+    (0o700, 0o600, []),
+    (0o700, 0o644, ["chmod file"]),
+    (0o750, 0o640, ["chmod directory", "chmod file"]),
+    (0o700, 0o400, ["chmod file"]),
+])
+def test_plan(directory_mode, file_mode, steps):
+    assert plan(directory_mode, file_mode) == steps
+
+
+def run(tmp_path, *options, length=40, fails=False):
+    """One task on localhost (a failure ignored when it should fail); (its result, the output)."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(json.dumps([{
+        "hosts": "localhost", "gather_facts": False, "tasks": [
+            {"visiquate.ccproxy.controller_secret": {"path": str(tmp_path / "secrets/client-token"),
+                                                     "prefix": "ccp-", "length": length},
+             "register": "made", "ignore_errors": fails},
+            # Written even in check mode, outside the files under test.
+            {"ansible.builtin.copy": {"content": "{{ made | to_json }}", "dest": str(tmp_path / "result.json")},
+             "check_mode": False}]}]))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_HOME=str(tmp_path / "home"))
+    done = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+                           "-e", "ansible_python_interpreter=" + sys.executable, str(playbook), "-v", *options],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads((tmp_path / "result.json").read_text()), done.stdout
+
+
+def mode(path):
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_generated_once_then_kept_and_modes_corrected(tmp_path):
+    secret = tmp_path / "secrets/client-token"
+    announced, _ = run(tmp_path, "--check", "--diff")
+    assert announced["changed"] and announced["generated"] and not secret.parent.exists()
+
+    made, out = run(tmp_path, "--diff")
+    token = secret.read_text()
+    assert made["changed"] and made["generated"] and made["path"] == str(secret)
+    assert re.fullmatch(r"ccp-[A-Za-z0-9_-]{40}\n", token)
+    assert mode(secret) == 0o600 and mode(secret.parent) == 0o700
+    assert token.strip() not in out and token.strip() not in json.dumps(made)
+
+    kept, _ = run(tmp_path)
+    assert not kept["changed"] and not kept["generated"] and secret.read_text() == token
+
+    secret.chmod(0o644)
+    secret.parent.chmod(0o755)
+    seen, out = run(tmp_path, "--check", "--diff")
+    assert seen["changed"] and not seen["generated"] and mode(secret) == 0o644
+    assert seen["diff"]["before"] == "%s: mode 0755\n%s: mode 0644, a secret\n" % (secret.parent, secret)
+    assert seen["diff"]["after"] == "%s: mode 0700\n%s: mode 0600, a secret\n" % (secret.parent, secret)
+    assert token.strip() not in out
+
+    fixed, _ = run(tmp_path)
+    assert fixed["changed"] and not fixed["generated"] and secret.read_text() == token
+    assert mode(secret) == 0o600 and mode(secret.parent) == 0o700
+
+
+def test_an_empty_file_and_a_short_secret_are_refused_before_any_change(tmp_path):
+    secret = tmp_path / "secrets/client-token"
+    secret.parent.mkdir(mode=0o755)
+    secret.parent.chmod(0o755)
+    secret.write_text("")
+    refused, _ = run(tmp_path, fails=True)
+    assert refused["failed"] and "is empty, so it holds no secret: remove it" in refused["msg"]
+    assert secret.read_text() == "" and mode(secret.parent) == 0o755
+
+    secret.unlink()
+    short, _ = run(tmp_path, length=16, fails=True)
+    assert short["failed"] and short["msg"] == "length must be at least 32, not 16" and not secret.exists()
