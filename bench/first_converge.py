@@ -10,8 +10,8 @@ times site.yml alone on them:
   P1  one Mac, the controller's wheelhouse warm (the checkout's .cache/wheelhouse, filled first);
   P5  three Macs, warm, as a ratio to P1 measured in the same run;
   P2  one Mac with an empty wheelhouse: every package from the index (--cold).
-Prints one JSON object (median, min, max and the runs). The bed is down at the end. Run it
-holding the bed's lock (bench/run.sh does).
+Prints one JSON object (median, min, max and the runs; the last P1 run's slowest tasks). The bed
+is down at the end. Run it holding the bed's lock (bench/run.sh does).
 """
 
 import argparse
@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 
 import yaml
+
+from noop import junit_env, profile_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 MACS = [sys.executable, str(ROOT / "tests/testbed/macs/macs.py")]
@@ -43,8 +45,8 @@ def run(argv, **kwargs):
     return proc.stdout
 
 
-def converge(count, wheelhouse, work):
-    """Fresh Macs, prepared; then the seconds site.yml takes on them."""
+def converge(count, wheelhouse, work, junit_dir=None):
+    """Fresh Macs, prepared; then the seconds site.yml takes on them (each task's in junit_dir)."""
     subprocess.run(MACS + ["down"], cwd=ROOT, capture_output=True, timeout=120, check=False)
     run(MACS + ["up", str(count)])
     hosts = work / "hosts.yml"
@@ -57,7 +59,7 @@ def converge(count, wheelhouse, work):
             "-e", "ccproxy_wheelhouse_dir=%s" % wheelhouse, "-e", "ccproxy_secrets_dir=%s" % secrets]
     run(base + [str(ROOT / "extensions/molecule/shared/prepare.yml")], env=env)
     started = time.monotonic()
-    out = run(base + [str(ROOT / "site.yml")], env=env)
+    out = run(base + [str(ROOT / "site.yml")], env=junit_env(env, junit_dir) if junit_dir else env)
     seconds = time.monotonic() - started
     failed = re.findall(r"(?m)^mac\d+\s*:.*failed=([1-9])", out)
     if failed:
@@ -83,10 +85,12 @@ def main():
         try:
             if not warm.is_dir() or not any(warm.iterdir()):
                 converge(1, warm, work)  # fills the wheelhouse: not a figure
-            for _round in range(max(1, args.rounds)):
-                one.append(converge(1, warm, work))
+            rounds = max(1, args.rounds)
+            for round_ in range(rounds):
+                one.append(converge(1, warm, work, junit_dir=work / "junit" if round_ == rounds - 1 else None))
                 if args.three:
                     three.append(converge(3, warm, work))
+            results["P1 profile of the last warm 1-Mac run (s)"] = profile_figure(work / "junit")
             if args.cold:
                 results["P2 first converge, 1 Mac, cold wheelhouse (s)"] = figure(
                     [converge(1, work / "empty-wheelhouse", work)])
