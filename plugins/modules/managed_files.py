@@ -75,6 +75,13 @@ options:
         description: Keep the file's old content in a timestamped copy beside it when it is replaced.
         type: bool
         default: false
+      force:
+        description:
+          - V(false) keeps the content of a file that exists, whatever O(files[].content) says; only its owner, group
+            and mode are managed. The content is written only when there is no file, as M(ansible.builtin.copy) does
+            with O(ansible.builtin.copy#module:force=false): for a secret generated once and then kept.
+        type: bool
+        default: true
 notes:
   - The entries' SELinux contexts and extended attributes are not managed; a Mac has no SELinux.
 seealso:
@@ -169,7 +176,8 @@ def plan(entry, kind, old):
         raise ValueError("%s exists and is not a directory" % entry["path"])
     if kind not in (None, "file"):
         raise ValueError("%s exists and is not a regular file" % entry["path"])
-    if kind == "file" and old == to_bytes(entry["content"], errors="surrogate_or_strict"):
+    if kind == "file" and (not entry.get("force", True)
+                           or old == to_bytes(entry["content"], errors="surrogate_or_strict")):
         return None
     return "write"
 
@@ -300,6 +308,7 @@ def main():
             "mode": {"type": "raw"},
             "validate": {"type": "str"},
             "backup": {"type": "bool", "default": False},
+            "force": {"type": "bool", "default": True},
         }}},
         supports_check_mode=True,
     )

@@ -38,6 +38,20 @@ PLANS = [
 ]
 
 
+@pytest.mark.parametrize("kind, old, expected", [
+    (None, None, "write"),  # no file: the content is written
+    ("file", b"kept\n", None),  # a file: its content stays, whatever it is
+    ("directory", None, ValueError),
+])
+def test_plan_without_force_writes_only_a_missing_file(kind, old, expected):
+    entry = {"path": "/x", "state": "file", "content": "new\n", "force": False}
+    if expected is ValueError:
+        with pytest.raises(ValueError, match="/x exists and is not a regular file"):
+            managed_files.plan(entry, kind, old)
+    else:
+        assert managed_files.plan(entry, kind, old) == expected
+
+
 @pytest.mark.parametrize("state, kind, old, expected", PLANS)
 def test_plan(state, kind, old, expected):
     entry = {"path": "/x", "state": state, "content": "same\n"}
@@ -129,6 +143,23 @@ def test_a_wrong_mode_alone_is_a_change_shown_as_file_shows_it(tmp_path):
     assert result["diff"] == [{"before": {"path": str(root / "logs"), "mode": "0755"},
                                "after": {"path": str(root / "logs"), "mode": "0700"}}]
     assert mode(root / "logs") == 0o700
+
+
+def test_without_force_a_secret_is_written_once_then_kept_with_its_mode_managed(tmp_path):
+    secret = tmp_path / "master.key"
+    entry = {"path": str(secret), "content": "sk-first", "owner": USER, "group": GROUP, "mode": "0600",
+             "force": False}
+    made, failed = run([entry], diff=True)
+    assert not failed and made["changed"] and secret.read_text() == "sk-first" and mode(secret) == 0o600
+
+    secret.chmod(0o644)
+    kept, failed = run([dict(entry, content="sk-second")], diff=True)
+    assert not failed and kept["changed"] and secret.read_text() == "sk-first" and mode(secret) == 0o600
+    # Only the mode changed: no content in the diff (the task's no_log hides the arguments).
+    assert "sk-" not in json.dumps(kept["diff"]) and kept["diff"][0]["after"]["mode"] == "0600"
+
+    again, failed = run([dict(entry, content="sk-third")])
+    assert not failed and not again["changed"] and secret.read_text() == "sk-first"
 
 
 def test_content_that_fails_validation_changes_nothing_at_all(tmp_path):
