@@ -16,7 +16,8 @@ from ansible_collections.visiquate.ccproxy.plugins.modules.controller_secret imp
 from ansible_collections.visiquate.ccproxy.plugins.plugin_utils.private_files import write_private
 
 ALPHABET = string.ascii_letters + string.digits + "-_"
-DIRECTORY_MODE, FILE_MODE = 0o700, 0o600
+DIRECTORY_MODE = 0o700
+FILE_MODE = 0o600
 MIN_LENGTH = 32
 
 

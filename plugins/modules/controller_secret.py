@@ -16,7 +16,7 @@ description:
   - Ensures that O(path) holds a secret, generated once and then reused, in a file of mode C(0600) whose directory
     has mode C(0700). A missing file is generated (O(prefix) and O(length) random letters, digits, C(-) and C(_),
     then a newline); an existing one is kept as it is, only its mode and its directory's mode are corrected.
-  - Runs on the controller, whatever the task's host, through its action plugin, in the Ansible process itself: a
+  - Runs on the controller, whatever the task's host, through its action plugin, in the Ansible process itself; a
     converged run costs no module run. The secret is never returned, logged or shown in a diff; read it from the
     file (for example with P(ansible.builtin.file#lookup)).
   - An empty file fails the task before anything changes, since it is no secret; remove it to have a new one made.
@@ -46,7 +46,7 @@ options:
     type: int
     default: 40
 notes:
-  - Keep the file in a backup: a secret that is lost and generated again must be given to its users again.
+  - Keep the file in a backup; a secret that is lost and generated again must be given to its users again.
 seealso:
   - module: visiquate.ccproxy.tls_certificate
 """

@@ -79,7 +79,7 @@ options:
         description:
           - V(false) keeps the content of a file that exists, whatever O(files[].content) says; only its owner, group
             and mode are managed. The content is written only when there is no file, as M(ansible.builtin.copy) does
-            with O(ansible.builtin.copy#module:force=false): for a secret generated once and then kept.
+            with O(ansible.builtin.copy#module:force=false); for a secret generated once and then kept.
         type: bool
         default: true
 notes:
