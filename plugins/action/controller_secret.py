@@ -49,7 +49,7 @@ def describe(directory, directory_mode, path, file_mode):
 
 
 def generate(prefix, length):
-    return prefix + "".join(secrets.choice(ALPHABET) for _ in range(length)) + "\n"
+    return prefix + "".join(secrets.choice(ALPHABET) for dummy in range(length)) + "\n"
 
 
 class ActionModule(ActionBase):

@@ -59,7 +59,7 @@ def mode(path):
 
 def test_generated_once_then_kept_and_modes_corrected(tmp_path):
     secret = tmp_path / "secrets/client-token"
-    announced, _ = run(tmp_path, "--check", "--diff")
+    announced = run(tmp_path, "--check", "--diff")[0]
     assert announced["changed"] and announced["generated"] and not secret.parent.exists()
 
     made, out = run(tmp_path, "--diff")
@@ -69,7 +69,7 @@ def test_generated_once_then_kept_and_modes_corrected(tmp_path):
     assert mode(secret) == 0o600 and mode(secret.parent) == 0o700
     assert token.strip() not in out and token.strip() not in json.dumps(made)
 
-    kept, _ = run(tmp_path)
+    kept = run(tmp_path)[0]
     assert not kept["changed"] and not kept["generated"] and secret.read_text() == token
 
     secret.chmod(0o644)
@@ -80,7 +80,7 @@ def test_generated_once_then_kept_and_modes_corrected(tmp_path):
     assert seen["diff"]["after"] == "%s: mode 0700\n%s: mode 0600, a secret\n" % (secret.parent, secret)
     assert token.strip() not in out
 
-    fixed, _ = run(tmp_path)
+    fixed = run(tmp_path)[0]
     assert fixed["changed"] and not fixed["generated"] and secret.read_text() == token
     assert mode(secret) == 0o600 and mode(secret.parent) == 0o700
 
@@ -90,10 +90,10 @@ def test_an_empty_file_and_a_short_secret_are_refused_before_any_change(tmp_path
     secret.parent.mkdir(mode=0o755)
     secret.parent.chmod(0o755)
     secret.write_text("")
-    refused, _ = run(tmp_path, fails=True)
+    refused = run(tmp_path, fails=True)[0]
     assert refused["failed"] and "is empty, so it holds no secret: remove it" in refused["msg"]
     assert secret.read_text() == "" and mode(secret.parent) == 0o755
 
     secret.unlink()
-    short, _ = run(tmp_path, length=16, fails=True)
+    short = run(tmp_path, length=16, fails=True)[0]
     assert short["failed"] and short["msg"] == "length must be at least 32, not 16" and not secret.exists()
