@@ -114,6 +114,24 @@ def test_prepare_the_mac():
                      env={"MOLECULE_PROJECT_DIRECTORY": str(REPO)})
 
 
+# P1: in site.yml (_ccproxy_litellm_wait_later) a start with nothing to put back runs on while
+# traefik_route installs Traefik, which waits for it before its verification. A first start that
+# fails (a config LiteLLM refuses at start-up) must still fail the run with LiteLLM's reason.
+def test_a_first_start_that_fails_is_explained_after_traefiks_install():
+    hosts = yaml.safe_load((HERE / "hosts.yml").read_text())
+    models = hosts["all"]["children"]["ccproxy_hosts"]["vars"]["ccproxy_models"]
+    refused = [dict(models[0], params={"max_agentic_loops": 0})] + models[1:]
+    out, recap = play("first start refused", TOKENS, "-e", json.dumps({"ccproxy_models": refused}),
+                      "-e", "_ccproxy_litellm_wait_later=true", "-e", "ccproxy_litellm_start_timeout_seconds=20", rc=2)
+    assert recap["failed"] == 1, out
+    assert "LiteLLM did not become ready on 127.0.0.1:8081 within 20 s. " in out, out
+    assert "back in place" not in out and "max_agentic_loops" in out, out  # nothing to put back; LiteLLM's reason
+    # The wait came after Traefik was installed and running.
+    assert out.index("TASK [visiquate.ccproxy.traefik_route : Wait until Traefik answers") < out.rindex(
+        "TASK [visiquate.ccproxy.litellm_config : Wait until LiteLLM is ready"), out
+    assert on_mac("test", "-x", TRAEFIK_VENV + "/bin/traefik")[0] == 0
+
+
 def test_first_run_deploys_the_route():
     out, recap = play("first run", TOKENS)
     assert recap["changed"] > 0 and recap["failed"] == 0, out
