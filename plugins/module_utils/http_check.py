@@ -1,13 +1,15 @@
 # Copyright (c) 2025, VisiQuate ccproxy maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Pure helpers for visiquate.ccproxy.health_check: match one HTTP response against an
-expectation, and keep secrets out of what is shown. Plain data in, plain data out."""
+"""Helpers for visiquate.ccproxy.health_check (and ollama_models' requests): match one HTTP
+response against an expectation, keep secrets out of what is shown, and give a request only the
+TLS context it needs. Plain data in, plain data out, but for that context."""
 
 from __future__ import annotations
 
 import json
 import re
+import ssl
 
 REDACTED = "********"
 # Header values never shown, whichever side of the exchange they are on.
@@ -17,6 +19,15 @@ EXCERPT_LIMIT = 200  # characters of a body quoted in a failure message
 # Token options and the request header each one fills.
 TOKEN_HEADERS = {"bearer_token": "Authorization", "api_key": "X-Api-Key"}
 _MISSING = object()
+
+
+def tls_context(url, follow_redirects):
+    """The ``context`` for ``urls.Request``: ``None`` where the request may use TLS (it then makes
+    one, loading the system's CAs: ~50 ms of CPU a request); for a plain http URL whose redirects
+    are not followed, an empty one that is never used."""
+    if follow_redirects or not url.lower().startswith("http://"):
+        return None
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def invalid_options(params):

@@ -249,7 +249,6 @@ elapsed:
 
 import http.client
 import json
-import ssl
 import time
 import urllib.error
 
@@ -280,14 +279,7 @@ def request_of(params):
     return dict(url=params["url"], method=params["method"], headers=headers, data=data, timeout=params["timeout"],
                 validate_certs=params["validate_certs"], ca_path=params["ca_path"], use_proxy=params["use_proxy"],
                 follow_redirects="safe" if params["follow_redirects"] else "none",
-                context=None if may_use_tls(params) else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
-
-
-def may_use_tls(params):
-    """Whether a request may need TLS: then Request.open makes its context, loading the system's CAs
-    (~50 ms of CPU a request); a plain http URL whose redirects are not followed gets an empty one,
-    never used."""
-    return params["follow_redirects"] or not params["url"].lower().startswith("http://")
+                context=http_check.tls_context(params["url"], params["follow_redirects"]))
 
 
 def send(request):

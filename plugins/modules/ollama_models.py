@@ -96,6 +96,8 @@ import urllib.error
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import urls
 
+from ansible_collections.visiquate.ccproxy.plugins.module_utils import http_check
+
 READ_LIMIT = 16 * 1024 * 1024  # bytes: /api/show carries the model's template and license
 
 
@@ -130,12 +132,18 @@ class OllamaError(Exception):
     pass
 
 
-def ask(url, timeout, data=None):
+def session(url):
+    """One ``urls.Request`` for every question of a run: Ollama's API does not redirect, so a
+    plain http URL needs no TLS context (the system's CAs loaded once per request otherwise)."""
+    return urls.Request(follow_redirects="none", context=http_check.tls_context(url, follow_redirects=False))
+
+
+def ask(request, url, timeout, data=None):
     """The JSON of Ollama's answer to one request: GET, or POST with ``data`` as its JSON body."""
     try:
-        response = urls.open_url(url, method="GET" if data is None else "POST", timeout=timeout,
-                                 data=None if data is None else json.dumps(data),
-                                 headers={"Content-Type": "application/json"})
+        response = request.open("GET" if data is None else "POST", url, timeout=timeout,
+                                data=None if data is None else json.dumps(data),
+                                headers={"Content-Type": "application/json"})
         with response:
             return json.loads(response.read(READ_LIMIT))
     except urllib.error.HTTPError as exc:
@@ -156,13 +164,14 @@ def main():
     )
     base = module.params["url"].rstrip("/")
     timeout = module.params["timeout"]
+    request = session(base)
     try:
-        pulled = pulled_names(ask(base + "/api/tags", timeout))
+        pulled = pulled_names(ask(request, base + "/api/tags", timeout))
         absent = missing(module.params["models"], pulled)
         capabilities = {}
         for name in module.params["models"]:
             if name not in absent and name not in capabilities:
-                capabilities[name] = capabilities_of(ask(base + "/api/show", timeout, {"model": name}))
+                capabilities[name] = capabilities_of(ask(request, base + "/api/show", timeout, {"model": name}))
     except OllamaError as exc:
         module.fail_json(msg=f"Ollama did not answer as expected: {exc}")
     module.exit_json(changed=False, pulled=pulled, missing=absent, capabilities=capabilities)

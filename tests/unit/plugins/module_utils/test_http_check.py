@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import ssl
+
 import pytest
 
 from ansible_collections.visiquate.ccproxy.plugins.module_utils import http_check
@@ -127,3 +129,17 @@ REDACT = {
 @pytest.mark.parametrize("value, redacted", REDACT.values(), ids=REDACT.keys())
 def test_redact(value, redacted):
     assert http_check.redact(value, ["Bearer tok", "tok"]) == redacted
+
+
+@pytest.mark.parametrize("url, follow_redirects, made_by_request", [
+    ("http://127.0.0.1:8081/health/readiness", False, False),
+    ("HTTP://mac-mini-1.example.internal:8080/v1/models", False, False),
+    ("http://127.0.0.1:8081/health/readiness", True, True),  # a redirect may go to https
+    ("https://mac-mini-1.example.internal:8080/v1/models", False, True),
+])
+def test_only_a_request_that_may_use_tls_loads_the_system_cas(url, follow_redirects, made_by_request):
+    context = http_check.tls_context(url, follow_redirects)
+    if made_by_request:
+        assert context is None  # urls.Request makes it, with the system's CAs or ca_path
+    else:
+        assert isinstance(context, ssl.SSLContext) and context.cert_store_stats()["x509"] == 0
