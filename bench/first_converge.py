@@ -45,8 +45,9 @@ def run(argv, **kwargs):
     return proc.stdout
 
 
-def converge(count, wheelhouse, work, junit_dir=None):
-    """Fresh Macs, prepared; then the seconds site.yml takes on them (each task's in junit_dir)."""
+def converge(count, wheelhouse, work, junit_dir=None, extra=()):
+    """Fresh Macs, prepared; then the seconds site.yml takes on them (each task's in junit_dir),
+    with ``extra`` arguments for ansible-playbook."""
     subprocess.run(MACS + ["down"], cwd=ROOT, capture_output=True, timeout=120, check=False)
     run(MACS + ["up", str(count)])
     hosts = work / "hosts.yml"
@@ -59,7 +60,7 @@ def converge(count, wheelhouse, work, junit_dir=None):
             "-e", "ccproxy_wheelhouse_dir=%s" % wheelhouse, "-e", "ccproxy_secrets_dir=%s" % secrets]
     run(base + [str(ROOT / "extensions/molecule/shared/prepare.yml")], env=env)
     started = time.monotonic()
-    out = run(base + [str(ROOT / "site.yml")], env=junit_env(env, junit_dir) if junit_dir else env)
+    out = run(base + list(extra) + [str(ROOT / "site.yml")], env=junit_env(env, junit_dir) if junit_dir else env)
     seconds = time.monotonic() - started
     failed = re.findall(r"(?m)^mac\d+\s*:.*failed=([1-9])", out)
     if failed:
@@ -92,8 +93,10 @@ def main():
                     three.append(converge(3, warm, work))
             results["P1 profile of the last warm 1-Mac run (s)"] = profile_figure(work / "junit")
             if args.cold:
+                # Cold: pip's own cache on the controller would answer for the package index.
                 results["P2 first converge, 1 Mac, cold wheelhouse (s)"] = figure(
-                    [converge(1, work / "empty-wheelhouse", work)])
+                    [converge(1, work / "empty-wheelhouse", work,
+                              extra=["-e", json.dumps({"ccproxy_pip_extra_args": ["--no-cache-dir"]})])])
         finally:
             subprocess.run(MACS + ["down"], cwd=ROOT, capture_output=True, timeout=120, check=False)
     results["P1 first converge, 1 Mac, warm wheelhouse (s)"] = figure(one)
