@@ -6,6 +6,7 @@ LiteLLM: it answers with the headers it received, and counts requests, so each t
 what reached it and that a refused request reached nothing.
 """
 import json
+import socket
 import subprocess
 import threading
 import time
@@ -34,10 +35,31 @@ class Backend(ThreadingHTTPServer):
     """Stands in for LiteLLM: echoes the request's headers as JSON and records every request."""
     daemon_threads = True
 
-    def __init__(self):
+    def __init__(self, port=0):
         self.seen = []  # (method, path, [(name, value)]), health checks excluded
-        super().__init__(("127.0.0.1", 0), EchoHandler)
+        self.connections = set()
+        super().__init__(("127.0.0.1", port), EchoHandler)
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def get_request(self):
+        connection, address = super().get_request()
+        self.connections.add(connection)
+        return connection, address
+
+    def shutdown_request(self, request):
+        self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def stop(self):
+        """As LiteLLM's process ends: no more connections, and Traefik's kept-alive ones closed."""
+        self.shutdown()
+        self.server_close()
+        for connection in list(self.connections):
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class EchoHandler(BaseHTTPRequestHandler):
@@ -46,10 +68,11 @@ class EchoHandler(BaseHTTPRequestHandler):
 
     def answer(self):
         length = int(self.headers.get("Content-Length", 0))
-        self.rfile.read(length)
+        received = self.rfile.read(length)
         if self.path != "/health/liveliness":
             self.server.seen.append((self.command, self.path, list(self.headers.items())))
-        body = json.dumps({"path": self.path, "headers": list(self.headers.items())}).encode()
+        body = json.dumps({"path": self.path, "headers": list(self.headers.items()),
+                           "body": received.decode("latin-1")}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -94,7 +117,6 @@ def stack(traefik_binary, tmp_path_factory):
     (base / "verifier").mkdir()
     verifier = VerifierProcess(base / "verifier", TOKENS)
     backend = Backend()
-    threading.Thread(target=backend.serve_forever, daemon=True).start()
     web_port, api_port = free_port(), free_port()
     dynamic = base / "dynamic"
     dynamic.mkdir()
@@ -124,12 +146,13 @@ def stack(traefik_binary, tmp_path_factory):
             return any(r["name"] == "ccproxy@file" and r["status"] == "enabled" for r in routers)
 
         wait_for(router_enabled, 20, "Traefik's ccproxy@file router", interval=0.1)
-        yield Stack(web_port, api_port, verifier, backend, dynamic / "ccproxy.yml", log)
+        stack = Stack(web_port, api_port, verifier, backend, dynamic / "ccproxy.yml", log)
+        yield stack
+        backend = stack.backend  # a test may have started another on its port
     finally:
         stop_process(traefik)
         verifier.stop()
-        backend.shutdown()
-        backend.server_close()
+        backend.stop()
 
 
 def assert_forwarded(stack, response, seen, name):
@@ -249,6 +272,35 @@ def test_verifier_down_fails_closed(stack):
     finally:
         stack.verifier.start()
     assert_forwarded(stack, *stack.send([("x-api-key", ALICE)]), "alice")
+
+
+def test_a_request_while_litellm_restarts_is_held_and_reaches_it_once(stack):
+    """LiteLLM refuses connections while it restarts: Traefik holds a client's POST, trying again,
+    and sends it once when LiteLLM listens. The health path is not held: a gateway must see the
+    Mac down at once."""
+    port, held = stack.backend.server_address[1], []
+    stack.backend.stop()
+    body = json.dumps({"model": "gpt-4", "messages": [{"role": "user", "content": "x" * 5000}]})
+
+    def client():
+        held.append(requests.post(f"http://127.0.0.1:{stack.web_port}/v1/messages", data=body, timeout=20,
+                                  headers={"x-api-key": ALICE, "Content-Type": "application/json"}))
+
+    thread = threading.Thread(target=client)
+    try:
+        thread.start()
+        started = time.monotonic()
+        health = stack.send(path="/ccproxy/health", method="GET")[0]
+        assert health.status == 502 and time.monotonic() - started < 2, health
+        time.sleep(2)
+        assert thread.is_alive() and held == [], "the request was not held while nothing listened"
+    finally:
+        stack.backend = Backend(port)
+    thread.join(20)
+    assert [response.status_code for response in held] == [200], held
+    assert held[0].json()["body"] == body
+    assert [(method, path) for method, path, headers in stack.backend.seen] == [("POST", "/v1/messages")]
+    assert_forwarded(stack, *stack.send([("x-api-key", BOB)]), "bob")
 
 
 def test_latency_through_traefik(stack):

@@ -43,20 +43,31 @@ def test_dynamic_file_is_the_proven_fixture():
     assert mine == proven
 
 
-@pytest.mark.parametrize("overrides, unhealthy", [
-    ({"ccproxy_traefik_manage": True}, "1s"),
-    ({"ccproxy_traefik_manage": True, "ccproxy_traefik_version": "3.4.5"}, None),  # Traefik 3.5 added it
-    ({"ccproxy_traefik_manage": False}, None),  # an existing Traefik, of a version not known
-    # An existing Traefik whose API said its version (preflight reads /api/version).
-    ({"ccproxy_traefik_manage": False, "__ccproxy_traefik_version_seen": {"json": {"Version": "3.6.2"}}}, "1s"),
-    ({"ccproxy_traefik_manage": False, "__ccproxy_traefik_version_seen": {"json": {"Version": "3.4.1"}}}, None),
-    ({"ccproxy_traefik_manage": False, "__ccproxy_traefik_version_seen": {"json": {"Version": "dev"}}}, None),
-    ({"ccproxy_traefik_manage": False, "__ccproxy_traefik_version_seen": {"skipped": True}}, None),
-])
-def test_a_down_litellm_is_checked_every_second_where_traefik_can(overrides, unhealthy):
-    service = yaml.safe_load(render("ccproxy.yml.j2", **overrides))["http"]["services"]["ccproxy-litellm"]
-    health = service["loadBalancer"]["healthCheck"]
-    assert (health["interval"], health.get("unhealthyInterval")) == ("10s", unhealthy)
+def traefik_retry_wait(attempts, initial_interval):
+    """Seconds Traefik's retry middleware waits in all before its last attempt, on average: its
+    backoff starts at initialInterval and grows by 2 ** (1 / (attempts - 1)) each time (Traefik's
+    pkg/middlewares/retry), its randomisation averaging out."""
+    return sum(initial_interval * 2 ** (k / (attempts - 1)) for k in range(attempts - 1))
+
+
+@pytest.mark.parametrize("seconds", [1, 10, 30, 120])
+def test_a_request_is_held_through_a_restart_for_the_seconds_given(seconds):
+    config = yaml.safe_load(render("ccproxy.yml.j2", ccproxy_traefik_retry_seconds=seconds))["http"]
+    assert config["routers"]["ccproxy"]["middlewares"] == ["ccproxy-auth", "ccproxy-strip-api-key", "ccproxy-retry"]
+    assert config["routers"]["ccproxy-health"]["middlewares"][-1] != "ccproxy-retry"  # a gateway sees it down
+    retry = config["middlewares"]["ccproxy-retry"]["retry"]
+    assert retry["initialInterval"] == "250ms"
+    wait = traefik_retry_wait(retry["attempts"], 0.25)
+    assert seconds <= wait < seconds + 0.5, (retry, wait)
+    # One service, no active health check: a restarting LiteLLM would be "no available server".
+    assert "healthCheck" not in config["services"]["ccproxy-litellm"]["loadBalancer"]
+
+
+@pytest.mark.parametrize("seconds", [0, -5])
+def test_no_request_is_held_at_zero_seconds(seconds):
+    config = yaml.safe_load(render("ccproxy.yml.j2", ccproxy_traefik_retry_seconds=seconds))["http"]
+    assert config["routers"]["ccproxy"]["middlewares"] == ["ccproxy-auth", "ccproxy-strip-api-key"]
+    assert "ccproxy-retry" not in config["middlewares"]
 
 
 def test_dynamic_file_follows_the_ports_priority_and_entrypoint():
