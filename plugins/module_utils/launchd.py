@@ -333,8 +333,8 @@ def plan(current, wanted):
     None), ``enabled`` (bool or None), ``min_uptime`` (seconds), ``plist`` (True when there is a
     plist to bootstrap), ``domain`` and ``label`` (for messages). Steps: ``enable``,
     ``disable``, ``bootout``, ``wait_gone``, ``bootstrap``, ``kickstart`` (start it),
-    ``restart`` (kickstart -k), ``wait_running``. Raises ``LaunchdError`` when ``wanted``
-    cannot be reached from ``current``.
+    ``restart`` (kickstart -k), ``wait_running``; a restart is graceful where it can be (see
+    ``restart``). Raises ``LaunchdError`` when ``wanted`` cannot be reached from ``current``.
     """
     state, enabled = wanted.get("state"), wanted.get("enabled")
     loaded, disabled = current.get("loaded", False), current.get("disabled", False)
@@ -356,16 +356,29 @@ def plan(current, wanted):
             steps += (["bootout", "wait_gone"] if reload_job else []) + ["bootstrap"]
         started = "bootstrap" in steps
         if state == "restarted":
-            steps += ["kickstart" if started else "restart", "wait_running"]
+            steps += ["kickstart", "wait_running"] if started else restart(current, wanted)
         elif state == "running" and (started or not current.get("pid")):
             steps += ["kickstart", "wait_running"]
         elif state == "running" and current.get("newer_files"):
-            steps += ["restart", "wait_running"]  # files it reads at start changed since
+            steps += restart(current, wanted)  # files it reads at start changed since
         elif state == "running" and wanted.get("min_uptime"):
             steps.append("wait_running")  # running now: prove that it stays up
     if enabled is False and not disabled:
         steps.append("disable")
     return steps
+
+
+def restart(current, wanted):
+    """Steps that restart a loaded job (a new process).
+
+    ``kickstart -k`` SIGKILLs the process, and what it had in flight dies with it: for a server,
+    every request it was answering. So a running job whose plist is at hand is booted out
+    instead, which sends SIGTERM and lets it finish (launchd SIGKILLs it after its ExitTimeOut),
+    then bootstrapped and started again. A disabled job could not be bootstrapped again (119)
+    unless it is enabled first."""
+    if current.get("pid") and wanted.get("plist") and (not current.get("disabled") or wanted.get("enabled") is True):
+        return ["bootout", "wait_gone", "bootstrap", "kickstart", "wait_running"]
+    return ["restart", "wait_running"]
 
 
 def parse_etime(text):

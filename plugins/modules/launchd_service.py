@@ -75,7 +75,10 @@ options:
         until a PID has stayed the same for O(min_uptime) seconds.
       - V(loaded) bootstraps the job if needed and leaves starting it to its C(RunAtLoad) and
         C(KeepAlive).
-      - V(restarted) is V(running) through C(kickstart -k), with a new PID. Always changed.
+      - V(restarted) is V(running) with a new PID. Always changed. A running job is stopped with
+        SIGTERM (C(bootout), which lets it finish what it has in flight; launchd sends SIGKILL after
+        the job's C(ExitTimeOut)), then bootstrapped from O(plist) and started. Without O(plist), or
+        for a disabled job without O(enabled=true), C(kickstart -k), which SIGKILLs it.
       - V(stopped) boots the job out of its domain and waits until launchd has dropped it. The
         plist stays; the job comes back at the next boot or login unless O(enabled=false). In a gui
         domain that does not exist (nobody logged in) the job is already stopped, and nothing changes.
@@ -111,7 +114,7 @@ options:
     description:
       - Files the job reads only when it starts (its config, a launcher, a link to its release).
       - With O(state=running), a job whose process started before the last change of any of them
-        is restarted (C(kickstart -k)), as V(restarted) would. A symbolic link counts by its own
+        is restarted gracefully, as V(restarted) would. A symbolic link counts by its own
         change, so switching it to another release is one.
       - This is state, not an event. A run that wrote a file and was cut off before its restart
         (the controller lost SSH) is completed by the next run.
@@ -298,7 +301,7 @@ def reconcile(module, launchctl, on_disk):
     else:
         try:
             final = launchctl.apply(steps, params["timeout"], params["min_uptime"],
-                                    old_pid=current["pid"] if "restart" in steps else None,
+                                    old_pid=current["pid"] if {"restart", "bootout"} & set(steps) else None,
                                     job=job)
         except NotRunning as exc:
             raise crash_report(launchctl.target, exc, params, on_disk) from exc
