@@ -122,7 +122,7 @@ def main():
     how = "kickstart -k, SIGKILL" if args.kill else "bootout, SIGTERM"
     print(json.dumps({"P12 failed requests while launchd restarts LiteLLM (%s)" % how: {
         "requests": len(results), "failed": len(failed), "failed statuses": sorted(set(map(str, failed))),
-        "restarts": args.rounds, "LiteLLM down s median": round(statistics.median(outages), 2),
+        "restarts": args.rounds, "LiteLLM down s median": round(statistics.median(outages), 2) if outages else None,
         "slowest answer s": round(waits[-1], 2) if waits else None,
         "answer p50 ms": round(waits[len(waits) // 2] * 1000, 1) if waits else None, "clients": args.clients}}))
 

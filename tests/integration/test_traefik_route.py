@@ -411,6 +411,7 @@ def test_a_pin_change_switches_after_its_trial_and_reports_the_outage(secrets_di
             results.append(status)
             time.sleep(0.05)
 
+    verifier = verifier_pid()
     loop = threading.Thread(target=client_loop)
     loop.start()
     try:
@@ -427,6 +428,11 @@ def test_a_pin_change_switches_after_its_trial_and_reports_the_outage(secrets_di
     assert len(results) > 50, "the client loop hardly ran"
     print("\npin change %s -> %s: outage reported %s s; client requests %d, failed %d (%s)"
           % (DEPLOYED, OTHER, outage.group(1), len(results), len(failed), sorted(set(map(str, failed)))))
+    # Traefik held the requests while LiteLLM restarted, and LiteLLM stopped with SIGTERM; the
+    # verifier, whose restart fails requests (forwardAuth fails closed), was left running.
+    # Before those: 127 of 546 failed. One may still meet LiteLLM at the instant it stops.
+    assert verifier_pid() == verifier
+    assert len(failed) <= 1, sorted(set(map(str, failed)))
     # The next run at this pin changes nothing: test_with_an_existing_traefik... asserts it.
 
 
