@@ -47,12 +47,11 @@ def wait_until(port, path, headers=None):
 
 
 def launchd_pid(domain, label):
+    """The loaded job's PID, or None while it has no process."""
     out = subprocess.run(["launchctl", "print", "%s/%s" % (domain, label)], capture_output=True, text=True,
                          check=True, timeout=30).stdout
     found = re.search(r"^\s*pid = (\d+)$", out, re.MULTILINE)
-    if not found:
-        raise SystemExit("%s/%s has no pid" % (domain, label))
-    return int(found.group(1))
+    return int(found.group(1)) if found else None
 
 
 def start_litellm(root, port, extra=()):
@@ -91,6 +90,8 @@ def cold_start(args):
 def recovery(args, token):
     """SIGKILL of the job's process to the first 200 through Traefik."""
     pid = launchd_pid(args.domain, args.label)
+    if pid is None:
+        raise SystemExit("%s/%s has no pid" % (args.domain, args.label))
     start = time.monotonic()
     os.kill(pid, signal.SIGKILL)
     wait_until(args.traefik_port, "/v1/models", {"Authorization": "Bearer " + token})

@@ -19,6 +19,8 @@ import subprocess
 import threading
 import time
 
+from recovery import launchd_pid, status
+
 BODY = json.dumps({"model": "gpt-4", "max_tokens": 8, "messages": [{"role": "user", "content": "restart"}]})
 
 
@@ -46,26 +48,6 @@ class Client(threading.Thread):
                 conn = None
             self.results.append((status, time.monotonic() - started))
             time.sleep(self.interval)
-
-
-def ready(port):
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", "/health/readiness")
-        status = conn.getresponse().status
-        conn.close()
-        return status == 200
-    except OSError:
-        return False
-
-
-def launchd_pid(service):
-    out = subprocess.run(["launchctl", "print", service], capture_output=True, text=True, check=True,
-                         timeout=30).stdout
-    for line in out.splitlines():
-        if line.strip().startswith("pid = "):
-            return int(line.split("=")[1])
-    return None
 
 
 def main():
@@ -96,7 +78,7 @@ def main():
     try:
         time.sleep(args.settle)
         for _ in range(args.rounds):
-            before = launchd_pid(service)
+            before = launchd_pid(args.domain, args.label)
             restarted = time.monotonic()
             if args.kill:
                 subprocess.run(["launchctl", "kickstart", "-k", service], check=True, timeout=60)
@@ -106,7 +88,8 @@ def main():
                                      timeout=30).returncode == 0:
                     time.sleep(0.05)
                 subprocess.run(["launchctl", "bootstrap", args.domain, args.plist], check=True, timeout=60)
-            while not (launchd_pid(service) not in (None, before) and ready(args.litellm_port)):
+            while not (launchd_pid(args.domain, args.label) not in (None, before)
+                       and status(args.litellm_port, "/health/readiness") == 200):
                 if time.monotonic() - began > args.deadline:
                     raise SystemExit("LiteLLM did not come back within %d s" % args.deadline)
                 time.sleep(0.05)
