@@ -39,6 +39,8 @@ MAX_HEAD = 64 * 1024  # request line + all headers
 MAX_HEADERS = 100
 IDLE_SECONDS = 120.0  # longer than Go's 90 s idle timeout: the client, not we, closes idle conns
 MAX_CONNECTIONS = 512
+LINGER_SECONDS = 2.0  # after a closing reply: how long the client may still send what we will drop
+LINGER_BYTES = 2 * 1024 * 1024  # more than a head Traefik forwards (Go refuses heads over 1 MB)
 
 REQUEST_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) (/[\x21-\x7e]*) HTTP/1\.([01])")
 FIELD_NAME = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -213,6 +215,7 @@ class Connection(asyncio.Protocol):
         self.verifier = verifier
         self.header_timeout = header_timeout
         self.buffer = bytearray()
+        self.lingering = 0  # bytes dropped after a closing reply; 0 while the connection serves
         self.transport = None
         self.peer = "-"
         self.deadline = time.monotonic() + IDLE_SECONDS
@@ -230,11 +233,16 @@ class Connection(asyncio.Protocol):
         self.verifier.connections.discard(self)
 
     def data_received(self, data):
+        if self.lingering:
+            self.lingering += len(data)
+            if self.lingering > LINGER_BYTES:
+                self.transport.abort()
+            return
         if not self.buffer:  # a new request starts: its head must arrive in time (slowloris)
             self.deadline = time.monotonic() + self.header_timeout
         self.buffer += data
         try:
-            while self.buffer and not self.transport.is_closing():
+            while self.buffer and not self.lingering and not self.transport.is_closing():
                 if self.buffer.startswith(b"\r\n"):  # RFC 9112 2.2: ignore empty lines before a request
                     del self.buffer[:2]
                     continue
@@ -247,7 +255,7 @@ class Connection(asyncio.Protocol):
                 head = bytes(self.buffer[:end])
                 del self.buffer[:end + 4]
                 self.handle(head)
-            if not self.buffer:
+            if not self.buffer and not self.lingering:
                 self.deadline = time.monotonic() + IDLE_SECONDS
         except Exception as exc:  # one bad request must never take the service down
             emit(logging.ERROR, event="internal error", error=exc.__class__.__name__)
@@ -277,15 +285,29 @@ class Connection(asyncio.Protocol):
             headers.append(("Connection", "close"))
         self.transport.write(response(status, headers, body, method == b"HEAD"))
         if not keep:
-            self.transport.close()
+            self.close_after_reply()
         if record:  # after the reply: the log write is not on the client's clock
             emit(logging.INFO, **record)
 
     def fail(self, status, message):
         headers = [JSON, ("Connection", "close")]
         self.transport.write(response(status, headers, error_body("invalid_request_error", message)))
-        self.transport.close()
+        self.close_after_reply()
         emit(logging.INFO, client="-", result="deny", reason=status[:3] + " " + message, remote=self.peer)
+
+
+    def close_after_reply(self):
+        """Close in stages (RFC 9112 9.6): send FIN after the reply, then read and drop what the
+        client still sends until it closes, for LINGER_SECONDS at most. A close with unread bytes
+        sends a reset, which can reach the client before it has read the reply: Traefik, still
+        writing an oversize head, then fails its forwardAuth call and answers 500, not our 431."""
+        self.lingering = 1
+        self.buffer.clear()
+        self.deadline = time.monotonic() + LINGER_SECONDS
+        try:
+            self.transport.write_eof()
+        except OSError:  # the client has reset the connection already: nothing left to read
+            self.transport.abort()
 
 
 async def serve(host, port, verifier, header_timeout):

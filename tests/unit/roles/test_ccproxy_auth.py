@@ -77,6 +77,40 @@ def test_head_without_end_is_cut_at_64_kb(verifier):
         assert sock.response().status == 431
 
 
+@pytest.mark.parametrize("first, rest, status", [
+    (b"GET /verify HTTP/1.1\r\nAuthorization: Bearer " + b"a" * 20000, b"a" * 48000 + b"\r\n\r\n", 431),
+    (build(method="POST", headers=[("x-api-key", ALICE), ("Content-Length", "100000")]), b"x" * 100000, 200)],
+    ids=["oversize head", "unread body"])
+def test_what_the_client_sends_after_a_closing_reply_is_read_not_reset(verifier, first, rest, status):
+    """Traefik may still be writing when the verifier has answered and closes. Closed with unread
+    bytes, the connection would be reset, and the reset can destroy the reply before Traefik reads
+    it: forwardAuth then answers 500 where the verifier said 431. The rest must be read and dropped."""
+    with Connection(verifier.port) as sock:
+        sock.send(first)
+        time.sleep(0.2)  # the verifier has answered by now
+        for start in range(0, len(rest), 4096):
+            sock.send(rest[start:start + 4096])
+        assert sock.response().status == status
+        assert sock.closed_by_server()
+
+
+@pytest.mark.parametrize("chunk, pause", [(1024, 0.1), (65536, 0)], ids=["slowly, for ever", "2 MB and more"])
+def test_what_the_client_sends_after_a_closing_reply_is_bounded(verifier, chunk, pause):
+    """Reading what comes after a closing reply stops at LINGER_SECONDS or LINGER_BYTES."""
+    with Connection(verifier.port) as sock:
+        sock.send(b"GET /verify HTTP/1.1\r\nX-A: " + b"b" * 20000)
+        started, sent = time.monotonic(), 0
+        with pytest.raises(OSError):  # once the verifier has let go of it, a send is reset
+            while time.monotonic() - started < 8:
+                sock.send(b"b" * chunk)
+                sent += chunk
+                time.sleep(pause)
+        if pause:
+            assert 1.5 <= time.monotonic() - started < 4 and sent < 100_000
+        else:
+            assert 2 * 1024 * 1024 <= sent < 64 * 1024 * 1024
+
+
 def test_keep_alive_and_pipelining(verifier):
     """Traefik reuses connections: several requests, some in one write, on one connection."""
     with Connection(verifier.port) as sock:

@@ -186,6 +186,15 @@ def test_security_table_through_traefik(stack, request, headers, expected):
         assert 400 <= response.status < 500, response
 
 
+def test_oversize_heads_get_the_verifiers_431_every_time(stack):
+    """Traefik is still writing a large head when the verifier answers 431; were the verifier to
+    close with bytes unread, the reset would fail Traefik's forwardAuth call: 500, not 431 (16 of
+    200 before the verifier read them, beside two busy loops)."""
+    statuses = [stack.send([("Authorization", "Bearer " + "a" * size)])[0].status
+                for size in [17_000, 65_536, 200_000, 900_000] * 10]  # Go refuses heads over 1 MB itself
+    assert statuses == [431] * len(statuses)
+
+
 @pytest.mark.parametrize("path", ALLOWED + ["/v1/messages?beta=true"])
 def test_allowlisted_paths_with_either_header(stack, path):
     assert_forwarded(stack, *stack.send([("Authorization", "Bearer " + ALICE)], path=path), "alice")
