@@ -295,7 +295,6 @@ class Connection(asyncio.Protocol):
         self.close_after_reply()
         emit(logging.INFO, client="-", result="deny", reason=status[:3] + " " + message, remote=self.peer)
 
-
     def close_after_reply(self):
         """Close in stages (RFC 9112 9.6): send FIN after the reply, then read and drop what the
         client still sends until it closes, for LINGER_SECONDS at most. A close with unread bytes
