@@ -111,8 +111,14 @@ def test_logs_are_written_and_rotated_by_newsyslog(root):
         assert root.file("%s/logs/%s" % (ROOT, log)).size > 0, log
     conf = root.file("/etc/newsyslog.d/ccproxy.conf")
     assert conf.user == "root" and conf.mode == 0o644
-    assert "%s/logs/litellm.log" % ROOT in conf.content_string
-    assert "%s/logs/traefik.pid  30" % ROOT in conf.content_string
+    # logfilename owner:group mode count size when flags [pid_file signal]: the flags say who reopens it
+    entries = {line.split()[0]: line.split()[1:] for line in conf.content_string.splitlines()
+               if line and not line.startswith("#")}
+    logs = ROOT + "/logs/"
+    assert entries[logs + "litellm.log"] == ["coder:staff", "600", "7", "10240", "*", "JN"]
+    assert entries[logs + "traefik-access.log"][5:] == ["J", logs + "traefik.pid", "30"]
+    for launchd_file in ("stderr.log", "auth.launchd.log", "traefik.launchd.log"):  # launchd reopens them
+        assert entries[logs + launchd_file][5:] == ["N"], launchd_file
 
 
 def test_the_master_key_is_in_no_plist_config_or_process_arguments(root):
