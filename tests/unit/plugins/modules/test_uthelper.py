@@ -12,7 +12,7 @@ import urllib.error
 import pytest
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import open_url
+from ansible.module_utils.urls import Request, open_url
 
 from ansible_collections.visiquate.ccproxy.tests.unit.plugins.modules import uthelper
 from ansible_collections.visiquate.ccproxy.tests.unit.plugins.modules.uthelper import (
@@ -24,12 +24,14 @@ class LocalClock(ClockMock):
 
 
 def _main():
-    """A stand-in module: runs each argv in O(commands), fetches each URL in O(urls) and sleeps
-    O(pause) after each, then reports what it saw."""
+    """A stand-in module: runs each argv in O(commands), fetches each URL in O(urls) (through one
+    Request(follow_redirects=O(redirects)) when given) and sleeps O(pause) after each, then
+    reports what it saw."""
     module = AnsibleModule(argument_spec=dict(
         commands=dict(type="list", elements="raw", default=[]),
         urls=dict(type="list", elements="str", default=[]),
         pause=dict(type="float", default=0),
+        redirects=dict(type="str"),
         swallow=dict(type="bool", default=False),
         crash=dict(type="bool", default=False),
     ), supports_check_mode=True)
@@ -37,7 +39,8 @@ def _main():
         return
     try:
         rcs = [_run_command(module, argv) for argv in module.params["commands"]]
-        seen = [_fetch(url, module.params["pause"]) for url in module.params["urls"]]
+        session = Request(follow_redirects=module.params["redirects"]) if module.params["redirects"] else None
+        seen = [_fetch(url, module.params["pause"], session) for url in module.params["urls"]]
     except AssertionError:
         if not module.params["swallow"]:
             raise
@@ -51,9 +54,10 @@ def _run_command(module, argv):
     return module.run_command([binary] + argv[1:], environ_update={"LC_ALL": "C"})[0]
 
 
-def _fetch(url, pause):
+def _fetch(url, pause, session=None):
+    get = session.open if session else lambda method, url, **options: open_url(url, **options)
     try:
-        with open_url(url, headers={"Accept": "application/json"}, timeout=3) as response:
+        with get("GET", url, headers={"Accept": "application/json"}, timeout=3) as response:
             seen = [response.status, response.read().decode()]
     except urllib.error.HTTPError as exc:
         seen = [exc.code, exc.read().decode()]
@@ -95,6 +99,10 @@ PASSING = {
         mocks={"clock": {"start": 100, "sleeps": [1.5, 1.5]},
                "http": [{"request": {"url": URL}, "error": "timeout", "elapsed": 2},
                         {"request": {"url": URL}, "response": {}}]}),
+    "an option given to Request(), not to open()": dict(
+        input={"urls": [URL], "redirects": "none"}, output={"seen": [[200, ""]]},
+        mocks={"http": [{"request": {"url": URL, "options": {"follow_redirects": "none", "timeout": 3}},
+                         "response": {}}]}),
     "output_regex": dict(input={"urls": [URL]}, output_regex={"summary": r"^0 command\(s\), 1 "},
                          mocks={"http": [{"request": {"url": URL}, "response": {"body": "ready"}}]}),
 }
@@ -146,6 +154,10 @@ FAILING = {
         dict(input={"urls": [URL]},
              mocks={"http": [{"request": {"url": URL, "options": {"timeout": 9}}, "response": {}}]}),
         r"option timeout: expected 9, got 3"),
+    "wrong option given to Request()": (
+        dict(input={"urls": [URL], "redirects": "safe"},
+             mocks={"http": [{"request": {"url": URL, "options": {"follow_redirects": "none"}}, "response": {}}]}),
+        r"option follow_redirects: expected 'none', got 'safe'"),
     "missing request": (
         dict(mocks={"http": [{"request": {"url": URL}, "response": {}}]}),
         r"http: 1 expected request\(s\) never made, the first: #1 GET http"),

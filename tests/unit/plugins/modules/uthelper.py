@@ -53,7 +53,8 @@ both call). Each item has ``request``, then ``response`` or ``error``, and optio
   ``request``   ``url`` (exact), ``method`` (default GET), ``headers`` (a subset; names are
                 case-insensitive), ``body`` (exact text) or ``json`` (equal once parsed): without
                 either, the request must carry no body. ``options``: a subset of the other
-                keyword arguments given to ``Request.open`` (``timeout``, ``validate_certs``...).
+                settings ``Request.open`` uses: each given to the call, else the one given to
+                ``Request()`` (``timeout``, ``validate_certs``, ``follow_redirects``...).
   ``response``  ``status`` (default 200), ``headers``, ``body`` (text) or ``json`` (serialized,
                 Content-Type application/json unless given). Like urllib, a status outside
                 2xx raises ``urllib.error.HTTPError`` carrying the headers and body.
@@ -319,7 +320,10 @@ class HttpMock(_CallListMock):
 
     def install(self, stack):
         def open_(request, method, url, data=None, headers=None, **kwargs):
-            return self.answer(method.upper(), url, data, headers or {}, kwargs)
+            # As Request.open: a setting the call leaves None is the one given to Request().
+            options = {name: value for name, value in vars(request).items() if name != "headers"}
+            options.update((name, value) for name, value in kwargs.items() if value is not None)
+            return self.answer(method.upper(), url, data, dict(request.headers, **(headers or {})), options)
 
         stack.enter_context(mock.patch.object(urls.Request, "open", open_))
 
