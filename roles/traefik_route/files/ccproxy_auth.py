@@ -242,7 +242,7 @@ class Connection(asyncio.Protocol):
             self.deadline = time.monotonic() + self.header_timeout
         self.buffer += data
         try:
-            while self.buffer and not self.lingering and not self.transport.is_closing():
+            while self.buffer and not self.transport.is_closing():  # a closing reply empties the buffer
                 if self.buffer.startswith(b"\r\n"):  # RFC 9112 2.2: ignore empty lines before a request
                     del self.buffer[:2]
                     continue
