@@ -7,9 +7,10 @@
 Each round, for each worker count in turn: LiteLLM started by hand from the deployed launcher,
 venv and config on a spare port with --num_workers N, then 20 concurrent clients on kept-alive
 connections for --seconds on /v1/chat/completions and /v1/messages (direct, master key), then
-the resident memory of its process group. Worker counts alternate within a round so that the
+the resident memory of its process group; its start (launch to readiness) is timed too, since
+every config change and upgrade waits for it. Worker counts alternate within a round so that the
 machine's noise hits them alike. Prints one JSON object: per count, requests per second per API
-(median over rounds, with min and max), the ratio to 1 worker, and RSS in MB. Every load loop is
+(median over rounds, with min and max), the ratio to 1 worker, RSS in MB and the start in seconds. Every load loop is
 bounded in time.
 """
 
@@ -43,9 +44,11 @@ def main():
         headers = {"Authorization": "Bearer " + handle.read().strip()}
     rps = {count: {path: [] for path in BODIES} for count in counts}
     rss = {count: [] for count in counts}
+    start = {count: [] for count in counts}
     for _ in range(args.rounds):
         for count in counts:
-            proc, _seconds = start_litellm(args.root, args.port, ["--num_workers", str(count)])
+            proc, seconds = start_litellm(args.root, args.port, ["--num_workers", str(count)])
+            start[count].append(seconds)
             try:
                 warm = Client(args.port, headers)
                 for path, body in BODIES.items():
@@ -58,7 +61,9 @@ def main():
                 stop_litellm(proc)
     results = {}
     for count in counts:
-        figure = {"RSS MB": round(statistics.median(rss[count]), 1)}
+        figure = {"RSS MB": round(statistics.median(rss[count]), 1),
+                  "start s median": round(statistics.median(start[count]), 2),
+                  "start s min": round(min(start[count]), 2), "start s max": round(max(start[count]), 2)}
         for path in BODIES:
             ratios = [mine / base for mine, base in zip(rps[count][path], rps[1][path])]
             figure[path] = {"rps median": round(statistics.median(rps[count][path]), 1),

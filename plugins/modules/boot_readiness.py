@@ -29,7 +29,8 @@ attributes:
     support: full
     details: Only reads; the same in check mode.
   diff_mode:
-    support: none
+    support: N/A
+    details: The module never changes anything, so there is nothing to diff.
   platform:
     platforms: darwin
 options:
