@@ -559,19 +559,15 @@ def test_a_config_litellm_refuses_at_start_puts_the_previous_one_back(secrets_di
     print("\nconfig refused at start: launchd ran it %d times, last exit code %d" % (runs, code))
 
 
-def pinned():
-    """The extra variables that keep a run at the deployed release (another would be an upgrade)."""
-    return ("-e", "ccproxy_litellm_version=" + deployed_release())
-
-
 def refused_config_is_put_back(secrets_dir, generated, *args):
     """A run with a config LiteLLM refuses at start, then one without: launchd's runs and last
     exit code, and the failed run's output."""
     hosts = yaml.safe_load((HERE / "hosts.yml").read_text())
     models = hosts["all"]["children"]["ccproxy_hosts"]["vars"]["ccproxy_models"]
     refused = [dict(models[0], params={"max_agentic_loops": 0})] + models[1:]
-    out, recap = play("config LiteLLM refuses at start", {}, "-e", json.dumps({"ccproxy_models": refused}), *pinned(),
-                      "-e", "ccproxy_litellm_start_timeout_seconds=40", *args, secrets_dir=secrets_dir, rc=2)
+    out, recap = pin_change("config LiteLLM refuses at start", deployed_release(), secrets_dir,
+                            "-e", json.dumps({"ccproxy_models": refused}),
+                            "-e", "ccproxy_litellm_start_timeout_seconds=40", *args, rc=2)
     assert recap["failed"] == 1, out
     assert "LiteLLM did not become ready on 127.0.0.1:8081 within 40 s (the previous config.yaml is back in place)" in out, out
     exited = re.search(r"launchd started it (\d+) times; its last run exited with code (\d+)", out)
@@ -580,7 +576,7 @@ def refused_config_is_put_back(secrets_dir, generated, *args):
     assert "LiteLLM serves again on the previous config and release." in out, out
     assert "max_agentic_loops" not in on_mac("cat", ROOT + "/config.yaml")[1]
     wait_until_serving(generated, "ccproxy to serve on the previous config", timeout=30)
-    again, recap = play("after the refused config", {}, *pinned(), *args, secrets_dir=secrets_dir)
+    again, recap = pin_change("after the refused config", deployed_release(), secrets_dir, *args)
     assert recap["changed"] == 0 and recap["failed"] == 0, again
     return int(exited.group(1)), int(exited.group(2)), out
 
@@ -591,7 +587,7 @@ def refused_config_is_put_back(secrets_dir, generated, *args):
 def test_two_workers_survive_a_full_logs_disk_and_a_refused_config_is_explained(secrets_dir, generated):
     two = ("-e", "ccproxy_litellm_workers=2")
     try:
-        out, recap = play("two workers", {}, *pinned(), *two, secrets_dir=secrets_dir)
+        out, recap = pin_change("two workers", deployed_release(), secrets_dir, *two)
         assert recap["failed"] == 0 and recap["changed"] > 0, out
         wait_until_serving(generated, "two LiteLLM workers to serve")
         argv = plistlib.loads(on_mac("cat", LITELLM_PLIST)[1].encode())["ProgramArguments"]
@@ -603,7 +599,7 @@ def test_two_workers_survive_a_full_logs_disk_and_a_refused_config_is_explained(
         if code == 0:  # uvicorn's manager; a release of it that exits 3 needs no note
             assert "uvicorn's process manager, which runs 2 workers, exits 0 when they fail to start" in failed, failed
     finally:
-        out, recap = play("one worker again", {}, *pinned(), secrets_dir=secrets_dir)
+        out, recap = pin_change("one worker again", deployed_release(), secrets_dir)
         wait_until_serving(generated, "one LiteLLM worker to serve again")
     assert recap["failed"] == 0 and recap["changed"] > 0, out
     print("\ntwo workers: served on a full logs disk; a refused config: launchd ran it %d times, "
