@@ -5,7 +5,7 @@
 """P11: after SIGKILL of LiteLLM, how long until a client gets a 200 through Traefik, divided by
 LiteLLM's own cold start measured in the same run (stdlib only, run as root on the Mac).
 
-Each round, in turn: LiteLLM started by hand from the deployed venv and config on a spare port
+Each round, in turn: LiteLLM started by hand as the deployed job runs it, on a spare port
 (cold start: process start to its first ready answer), then the launchd job killed with SIGKILL
 (recovery: the kill to the first 200 for /v1/models through Traefik with a client token). The
 ratio says what launchd's restart and ccproxy's hops add to a start. Prints one JSON object.
@@ -16,6 +16,7 @@ import argparse
 import http.client
 import json
 import os
+import plistlib
 import re
 import signal
 import statistics
@@ -54,15 +55,36 @@ def launchd_pid(domain, label):
     return int(found.group(1)) if found else None
 
 
-def start_litellm(root, port, extra=()):
-    """LiteLLM as the job runs it (launcher, venv, config) on `port`, in a session of its own:
-    the process, and the seconds it took to answer readiness."""
-    argv = [root + "/bin/with-master-key", root + "/auth/master.key", root + "/venv/bin/litellm",
-            "--config", root + "/config.yaml", "--host", "127.0.0.1", "--port", str(port)] + list(extra)
-    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_MODE="PRODUCTION")
+def job_definition(domain, label):
+    """The loaded job's plist, from the path launchd reports for it."""
+    out = subprocess.run(["launchctl", "print", "%s/%s" % (domain, label)], capture_output=True, text=True,
+                         check=True, timeout=30).stdout
+    found = re.search(r"^\s*path = (.+)$", out, re.MULTILINE)
+    if not found:
+        raise SystemExit("launchctl print %s/%s names no plist" % (domain, label))
+    with open(found.group(1), "rb") as handle:
+        return plistlib.load(handle)
+
+
+def with_option(argv, option, value):
+    """`argv` with `option`'s value replaced (None: the option and its value left out)."""
+    if option in argv:
+        at = argv.index(option)
+        argv = argv[:at] + argv[at + 2:]
+    return argv if value is None else argv + [option, value]
+
+
+def start_litellm(domain, label, port, workers=None):
+    """LiteLLM as the job runs it (its plist's command, environment and directory) on `port`, in a
+    session of its own: the process, and the seconds it took to answer readiness. It logs nowhere:
+    litellm.log stays the job's."""
+    job = job_definition(domain, label)
+    argv = with_option(with_option(job["ProgramArguments"], "--port", str(port)), "--log_config", None)
+    if workers is not None:
+        argv = with_option(argv, "--num_workers", str(workers))
     start = time.monotonic()
-    proc = subprocess.Popen(argv, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(argv, env=job.get("EnvironmentVariables", {}), cwd=job.get("WorkingDirectory"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_until(port, "/health/readiness")
     except BaseException:
@@ -82,7 +104,7 @@ def stop_litellm(proc):
 
 def cold_start(args):
     """LiteLLM on a spare port, from its start to readiness."""
-    proc, seconds = start_litellm(args.root, args.spare_port)
+    proc, seconds = start_litellm(args.domain, args.label, args.spare_port)
     stop_litellm(proc)
     return seconds
 
@@ -100,7 +122,6 @@ def recovery(args, token):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default="/Users/coder/ccproxy")
     parser.add_argument("--domain", default="gui/501")
     parser.add_argument("--label", default="com.visiquate.ccproxy")
     parser.add_argument("--traefik-port", type=int, default=8080)

@@ -37,7 +37,7 @@ flock 9
   --open-loop-seconds "$open_loop_seconds" > .cache/bench/latency.json
 # P11: LiteLLM killed with SIGKILL, back through Traefik, against its own cold start.
 "${macs[@]}" shell mac1 /usr/bin/python3 "$PWD/bench/recovery.py" \
-  --root "$root" --token-file "$PWD/.cache/secrets/default/client-token" --rounds "$recovery_rounds" \
+  --token-file "$PWD/.cache/secrets/default/client-token" --rounds "$recovery_rounds" \
   > .cache/bench/recovery.json
 # P12: LiteLLM restarted by launchd, as a config change restarts it, while clients call through Traefik.
 "${macs[@]}" shell mac1 /usr/bin/python3 "$PWD/bench/restart.py" \

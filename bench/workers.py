@@ -4,8 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """P10: LiteLLM's throughput and memory by worker count (stdlib only, run as root on the Mac).
 
-Each round, for each worker count in turn: LiteLLM started by hand from the deployed launcher,
-venv and config on a spare port with --num_workers N, then 20 concurrent clients on kept-alive
+Each round, for each worker count in turn: LiteLLM started by hand as the deployed job runs it
+(its plist) on a spare port with --num_workers N, then 20 concurrent clients on kept-alive
 connections for --seconds on /v1/chat/completions and /v1/messages (direct, master key), then
 the resident memory of its process group; its start (launch to readiness) is timed too, since
 every config change and upgrade waits for it. Worker counts alternate within a round so that the
@@ -32,6 +32,8 @@ def group_rss_mb(pgid):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default="/Users/coder/ccproxy")
+    parser.add_argument("--domain", default="gui/501")
+    parser.add_argument("--label", default="com.visiquate.ccproxy")
     parser.add_argument("--port", type=int, default=18182)
     parser.add_argument("--workers", default="1,2,4", help="worker counts, comma-separated; 1 is the base")
     parser.add_argument("--clients", type=int, default=20)
@@ -47,7 +49,7 @@ def main():
     start = {count: [] for count in counts}
     for _ in range(args.rounds):
         for count in counts:
-            proc, seconds = start_litellm(args.root, args.port, ["--num_workers", str(count)])
+            proc, seconds = start_litellm(args.domain, args.label, args.port, count)
             start[count].append(seconds)
             try:
                 warm = Client(args.port, headers)
