@@ -143,6 +143,7 @@ files:
 """
 
 import os
+import stat
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
@@ -235,7 +236,21 @@ def write(module, entry):
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(to_bytes(entry["content"], errors="surrogate_or_strict"))
-        module.atomic_move(temp, path)
+        # The file takes the path with its owner, group and mode already set. atomic_move would
+        # give a new file 0666 less the umask until they were (a secret, readable by anyone for
+        # that moment), or the old file's mode to new content.
+        if os.path.exists(path):
+            old = os.stat(path)
+            os.chown(temp, old.st_uid, old.st_gid)
+            os.chmod(temp, stat.S_IMODE(old.st_mode))
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temp, 0o666 & ~umask)
+        module.set_fs_attributes_if_different(attribute_args(module, entry, temp), False)
+        os.rename(temp, path)
+    except OSError as exc:
+        module.fail_json(msg="%s: cannot write it: %s" % (path, to_native(exc)))
     finally:
         if os.path.exists(temp):
             os.remove(temp)

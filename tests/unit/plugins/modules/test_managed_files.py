@@ -162,6 +162,53 @@ def test_without_force_a_secret_is_written_once_then_kept_with_its_mode_managed(
     assert not failed and not again["changed"] and secret.read_text() == "sk-first"
 
 
+def modes_seen_at(path, monkeypatch):
+    """Every mode ``path`` has from the module's renames and chmods on it, in order."""
+    seen, rename, chmod = [], os.rename, os.chmod
+
+    def renamed(src, dst, *args, **kwargs):
+        rename(src, dst, *args, **kwargs)
+        if os.fsdecode(dst) == str(path):
+            seen.append(mode(path))
+
+    def chmodded(target, *args, **kwargs):
+        chmod(target, *args, **kwargs)
+        if isinstance(target, (str, bytes, os.PathLike)) and os.fsdecode(target) == str(path):
+            seen.append(mode(path))
+
+    monkeypatch.setattr(os, "rename", renamed)
+    monkeypatch.setattr(os, "chmod", chmodded)
+    return seen
+
+
+# A secret's content is at its path only with its own mode: never, not for a moment, with a
+# new file's default (0644 less the umask) nor with the mode of the file it replaces.
+@pytest.mark.parametrize("before", [None, 0o644])
+def test_new_content_reaches_its_path_with_its_mode_already_set(tmp_path, monkeypatch, before):
+    secret = tmp_path / "master.key"
+    if before is not None:
+        secret.write_text("sk-old")
+        secret.chmod(before)
+    seen = modes_seen_at(secret, monkeypatch)
+    result, failed = run([{"path": str(secret), "content": "sk-new", "owner": USER, "group": GROUP,
+                           "mode": "0600"}])
+    assert not failed and result["changed"] and secret.read_text() == "sk-new"
+    assert seen and set(seen) == {0o600}, [oct(m) for m in seen]
+
+
+def test_without_a_mode_a_new_file_gets_the_umask_and_a_replaced_one_keeps_its_mode(tmp_path):
+    made, kept = tmp_path / "made", tmp_path / "kept"
+    kept.write_text("old")
+    kept.chmod(0o640)
+    umask = os.umask(0o027)
+    try:
+        result, failed = run([{"path": str(made), "content": "new"}, {"path": str(kept), "content": "new"}])
+    finally:
+        os.umask(umask)
+    assert not failed and [f["changed"] for f in result["files"]] == [True, True]
+    assert (mode(made), mode(kept), kept.read_text()) == (0o640, 0o640, "new")
+
+
 def test_content_that_fails_validation_changes_nothing_at_all(tmp_path):
     root, files = tree(tmp_path)
     run(files)
