@@ -280,7 +280,7 @@ def reconcile(module, launchctl, on_disk):
     if job is DOMAIN_MISSING:
         # Nobody is logged in to this gui domain: no job runs in it, so there is nothing to stop.
         return {"changed": False, "state": "stopped", "pid": None, "last_exit_code": None, "runs": None,
-                "enabled": None, "drift": []}
+                "enabled": None, "drift": [], "newer_files": []}
     disabled = launchctl.disabled()
     current = {"loaded": job is not None, "pid": job and job["pid"], "disabled": disabled,
                "drift": launchd.drift(job, on_disk)}
