@@ -25,9 +25,9 @@ from email.parser import HeaderParser
 from urllib.parse import unquote
 
 try:
-    from packaging.requirements import Requirement
+    from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
-    from packaging.version import Version
+    from packaging.version import InvalidVersion, Version
 except ImportError:  # the module reports it with missing_required_lib
     HAS_PACKAGING = False
 else:
@@ -139,15 +139,30 @@ def parse_metadata(text):
             "requires_dist": headers.get_all("Requires-Dist") or []}
 
 
+def requirement(text, where="requirements"):
+    """``text`` parsed, or WheelhouseError saying where it came from and why it is not one."""
+    try:
+        return Requirement(text)
+    except InvalidRequirement as exc:
+        raise WheelhouseError("%s: %r is not a requirement as pip takes it: %s" % (where, text, exc)) from None
+
+
+def version(dist):
+    try:
+        return Version(dist["version"])
+    except InvalidVersion:
+        raise WheelhouseError("%s: its version %r is not a valid version" % (dist["name"], dist["version"])) from None
+
+
 def pip_requirements(requirements, environment):
     """The requirements the target wants, without markers: pip would judge those on the controller."""
-    wanted = []
+    kept = []
     for text in requirements:
-        requirement = Requirement(text)
-        if requirement.marker is None or requirement.marker.evaluate(dict(environment, extra="")):
-            requirement.marker = None
-            wanted.append(str(requirement))
-    return wanted
+        wanted = requirement(text)
+        if wanted.marker is None or wanted.marker.evaluate(dict(environment, extra="")):
+            wanted.marker = None
+            kept.append(str(wanted))
+    return kept
 
 
 def dists_by_name(dists):
@@ -170,26 +185,27 @@ def closure(requirements, dists, environment):
     needs and no distribution provides (absent, or a version outside the specifier).
     """
     reached, missing = {}, []
-    queue = [(Requirement(text), frozenset()) for text in requirements]
+    queue = [(requirement(text), frozenset()) for text in requirements]
     seen = set()
     while queue:
-        requirement, parent_extras = queue.pop(0)
-        if not _wanted(requirement.marker, environment, parent_extras):
+        wanted, parent_extras = queue.pop(0)
+        if not _wanted(wanted.marker, environment, parent_extras):
             continue
-        name = canonicalize_name(requirement.name)
-        extras = frozenset(canonicalize_name(extra) for extra in requirement.extras)
+        name = canonicalize_name(wanted.name)
+        extras = frozenset(canonicalize_name(extra) for extra in wanted.extras)
         dist = dists.get(name)
-        if dist is None or not requirement.specifier.contains(Version(dist["version"]), prereleases=True):
-            requirement.marker = None
-            if str(requirement) not in missing:
-                missing.append(str(requirement))
+        if dist is None or not wanted.specifier.contains(version(dist), prereleases=True):
+            wanted.marker = None
+            if str(wanted) not in missing:
+                missing.append(str(wanted))
             continue
         known = reached.setdefault(name, set())
         if (name, extras) in seen:
             continue
         seen.add((name, extras))
         known.update(extras)
-        queue.extend((Requirement(text), extras) for text in dist["requires_dist"])
+        queue.extend((requirement(text, "%s's Requires-Dist" % dist["name"]), extras)
+                     for text in dist["requires_dist"])
     return dict((name, sorted(extras)) for name, extras in reached.items()), missing
 
 

@@ -42,7 +42,7 @@ attributes:
   platform:
     platforms: posix
 requirements:
-  - pip >= 22.2 and packaging, importable by the Python that runs the module
+  - pip >= 23.3 and packaging, importable by the Python that runs the module
 options:
   requirements:
     description:
@@ -79,10 +79,12 @@ options:
   index_url:
     description:
       - The package index to resolve from (C(pip --index-url)). By default pip's own configuration decides.
+      - Given to pip in its environment (E(PIP_INDEX_URL)), not its arguments, and never returned, so that
+        credentials in the URL show neither in the process list nor in a failure's output.
     type: str
   extra_index_url:
     description:
-      - More package indexes (C(pip --extra-index-url), once per item).
+      - More package indexes (C(pip --extra-index-url)), given to pip as O(index_url) is (E(PIP_EXTRA_INDEX_URL)).
     type: list
     elements: str
     default: []
@@ -203,10 +205,14 @@ class Pip:
         self.target = target
         self.target_args = wh.pip_target_args(target)
         params = module.params
-        self.index_args = ["--index-url", params["index_url"]] if params["index_url"] else []
-        for url in params["extra_index_url"]:
-            self.index_args += ["--extra-index-url", url]
-        self.index_args += params["pip_args"]
+        # Index URLs may carry credentials: in pip's environment, not its argv (the process list,
+        # a failure's cmd).
+        self.environ = dict(PIP_ENVIRON)
+        if params["index_url"]:
+            self.environ["PIP_INDEX_URL"] = params["index_url"]
+        if params["extra_index_url"]:
+            self.environ["PIP_EXTRA_INDEX_URL"] = " ".join(params["extra_index_url"])
+        self.pip_args = params["pip_args"]
 
     def require_version(self):
         try:
@@ -220,8 +226,8 @@ class Pip:
                     % (sys.executable, "pip " + found if found else "no pip", MIN_PIP, sys.executable, MIN_PIP))
 
     def run(self, args):
-        argv = [sys.executable, "-m", "pip"] + args + self.target_args + self.index_args
-        rc, out, err = self.module.run_command(argv, environ_update=PIP_ENVIRON)
+        argv = [sys.executable, "-m", "pip"] + args + self.target_args + self.pip_args
+        rc, out, err = self.module.run_command(argv, environ_update=self.environ)
         if rc != 0:
             tail = "\n".join(err.strip().splitlines()[-5:])
             why = wh.explain_pip_failure(err, self.target)
@@ -362,8 +368,8 @@ def main():
             dest=dict(type="path", required=True),
             target=dict(type="dict", required=True),
             archive=dict(type="path"),
-            index_url=dict(type="str"),
-            extra_index_url=dict(type="list", elements="str", default=[]),
+            index_url=dict(type="str", no_log=True),
+            extra_index_url=dict(type="list", elements="str", default=[], no_log=True),
             pip_args=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
@@ -371,11 +377,15 @@ def main():
     if not wh.HAS_PACKAGING:
         module.fail_json(msg=missing_required_lib("packaging"))
     params = module.params
-    dest, archive, requirements, target = params["dest"], params["archive"], params["requirements"], params["target"]
+    requirements, target = params["requirements"], params["target"]
+    # type path keeps a trailing slash: dirname() would then name dest itself.
+    dest, archive = [os.path.normpath(path) if path else path for path in (params["dest"], params["archive"])]
     missing_keys = wh.missing_target_keys(target)
     if missing_keys:
         module.fail_json(msg="target lacks the marker variables %s" % ", ".join(missing_keys))
     try:
+        for text in requirements:
+            wh.requirement(text)
         pip = Pip(module, target)
         key = wh.wheelhouse_key(requirements, target)
     except wh.WheelhouseError as exc:

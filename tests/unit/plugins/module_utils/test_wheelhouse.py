@@ -167,6 +167,24 @@ def test_pip_requirements(requirements, target, expected):
     assert wh.pip_requirements(requirements, wh.marker_environment(target)) == expected
 
 
+# A mistyped pin, or metadata pip itself would refuse, is the user's answer, not a traceback.
+@pytest.mark.parametrize("call, message", [
+    (lambda: wh.requirement("litellm[proxy]=1.108.7"),
+     r"^requirements: 'litellm\[proxy\]=1.108.7' is not a requirement as pip takes it: "),
+    (lambda: wh.pip_requirements(["a==1", "b >> 2"], wh.marker_environment(DEBIAN)),
+     r"^requirements: 'b >> 2' is not a requirement"),
+    (lambda: wh.closure(["a==1"], {"a": {"name": "a", "version": "1", "requires_dist": ["b (=="]}},
+                        wh.marker_environment(DEBIAN)),
+     r"^a's Requires-Dist: 'b \(==' is not a requirement"),
+    (lambda: wh.closure(["a"], {"a": {"name": "a", "version": "one", "requires_dist": []}},
+                        wh.marker_environment(DEBIAN)),
+     r"^a: its version 'one' is not a valid version$"),
+], ids=["a pin with one =", "one of several", "a dependency's metadata", "a version"])
+def test_what_packaging_cannot_parse_is_a_wheelhouse_error(call, message):
+    with pytest.raises(wh.WheelhouseError, match=message):
+        call()
+
+
 KEYS = {
     "the same target": (DEBIAN, True),
     "another kernel build": (dict(DEBIAN, platform_release="6.1.0-27-amd64", platform_version="#2"), True),
