@@ -19,11 +19,12 @@ TOKEN = "ccp-test-token-that-must-not-be-shown"
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    """401 without the token, 200 with it."""
+    """401 without the token, 200 with it. A 401 echoes the Authorization it got, as a careless
+    server may: what the check reports of the answer must still not show the token."""
 
     def do_GET(self):
         ok = self.headers.get("Authorization") == "Bearer " + TOKEN
-        body = b'{"object": "list"}' if ok else b'{"error": "no"}'
+        body = b'{"object": "list"}' if ok else b'{"error": "not %s"}' % self.headers.get("Authorization", "").encode()
         self.send_response(200 if ok else 401)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -67,6 +68,7 @@ def test_a_failed_local_check_says_why_and_hides_the_token(server):
     result = plugin.run(task_vars={})
     assert result["failed"] is True
     assert "expected one of [200], got 401" in result["msg"]
+    assert "********" in str(result)  # the echoed token was there, and was hidden
     assert TOKEN not in str(result)
 
 
