@@ -41,6 +41,16 @@ def plan(directory_mode, file_mode):
     return steps
 
 
+def unfit_directory(directory, st_mode, st_uid, uid):
+    """Why ``directory`` must not be made private (None when it may): it is shared (sticky, as
+    /tmp is) or someone else's; chmod 0700 would lock the others out of it."""
+    if st_mode & stat.S_ISVTX:
+        return "%s is a shared directory (sticky, as /tmp is)" % directory
+    if st_uid != uid:
+        return "%s belongs to uid %d, not to this user (uid %d)" % (directory, st_uid, uid)
+    return None
+
+
 def describe(directory, directory_mode, path, file_mode):
     """The diff's view: modes only, never the secret."""
     def line(name, mode, what):
@@ -71,13 +81,22 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg="%s is empty, so it holds no secret: remove it to have a new one"
                         " generated (and give the new one to whoever used the old)" % path)
         steps = plan(directory_mode, file_mode)
+        if "chmod directory" in steps:
+            st = os.stat(directory)
+            why = unfit_directory(directory, st.st_mode, st.st_uid, os.geteuid())
+            if why:
+                return dict(result, failed=True, msg="%s: the secret's directory is made readable by its owner only, "
+                            "and this one is not for that. Keep the secret in a directory of its own." % why)
         if steps and not self._task.check_mode:
-            if "chmod directory" in steps:
-                os.chmod(directory, DIRECTORY_MODE)
-            if "generate" in steps:
-                write_private(path, generate(params["prefix"], params["length"]), FILE_MODE)
-            if "chmod file" in steps:
-                os.chmod(path, FILE_MODE)
+            try:
+                if "chmod directory" in steps:
+                    os.chmod(directory, DIRECTORY_MODE)
+                if "generate" in steps:
+                    write_private(path, generate(params["prefix"], params["length"]), FILE_MODE)
+                if "chmod file" in steps:
+                    os.chmod(path, FILE_MODE)
+            except OSError as exc:
+                return dict(result, failed=True, msg="%s: %s" % (exc.filename or path, exc.strerror))
         result.update(changed=bool(steps), path=path, generated="generate" in steps)
         if self._task.diff and steps:
             result["diff"] = dict(before=describe(directory, directory_mode, path, file_mode),

@@ -34,7 +34,11 @@ attributes:
     details: The controller's.
 options:
   path:
-    description: The file on the controller. Missing directories are created with mode C(0700).
+    description:
+      - The file on the controller. Its directory is created if missing (with mode C(0700); any missing parents
+        with the umask's), or given mode C(0700).
+      - A directory shared with others (sticky, as C(/tmp) is) or owned by another user fails the task before any
+        change, rather than be locked to its owner.
     type: path
     required: true
   prefix:

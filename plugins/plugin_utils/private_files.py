@@ -24,8 +24,8 @@ def read_text(path):
 def write_private(path, text, mode):
     """Write ``text`` to ``path`` with ``mode`` through a temporary file renamed over it.
 
-    Missing directories are made readable by their owner only. A reader never sees half a file,
-    nor the text under a wider mode than ``mode``.
+    A missing directory is made readable by its owner only (missing parents get the umask's). A
+    reader never sees half a file, nor the text under a wider mode than ``mode``.
     """
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, mode=0o700, exist_ok=True)

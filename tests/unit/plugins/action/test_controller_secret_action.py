@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.visiquate.ccproxy.plugins.action.controller_secret import plan
+from ansible_collections.visiquate.ccproxy.plugins.action.controller_secret import plan, unfit_directory
 
 REPO = Path(__file__).resolve().parents[4]
 
@@ -32,6 +32,16 @@ REPO = Path(__file__).resolve().parents[4]
 ])
 def test_plan(directory_mode, file_mode, steps):
     assert plan(directory_mode, file_mode) == steps
+
+
+@pytest.mark.parametrize("st_mode, st_uid, reason", [
+    (stat.S_IFDIR | 0o755, 501, None),
+    (stat.S_IFDIR | 0o1777, 501, "/d is a shared directory (sticky, as /tmp is)"),
+    (stat.S_IFDIR | 0o1777, 0, "/d is a shared directory (sticky, as /tmp is)"),
+    (stat.S_IFDIR | 0o755, 0, "/d belongs to uid 0, not to this user (uid 501)"),
+])
+def test_unfit_directory(st_mode, st_uid, reason):
+    assert unfit_directory("/d", st_mode, st_uid, 501) == reason
 
 
 def run(tmp_path, *options, length=40, fails=False):
@@ -97,3 +107,13 @@ def test_an_empty_file_and_a_short_secret_are_refused_before_any_change(tmp_path
     secret.unlink()
     short = run(tmp_path, length=16, fails=True)[0]
     assert short["failed"] and short["msg"] == "length must be at least 32, not 16" and not secret.exists()
+
+
+def test_a_shared_directory_is_refused_and_left_as_it_is(tmp_path):
+    shared = tmp_path / "secrets"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    refused = run(tmp_path, fails=True)[0]
+    assert refused["failed"] and refused["msg"].startswith("%s is a shared directory (sticky, as /tmp is)" % shared)
+    assert "Keep the secret in a directory of its own." in refused["msg"]
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777 and not (shared / "client-token").exists()
