@@ -268,11 +268,13 @@ def run(module):
     # Look at everything, and validate, before changing anything.
     plans = []
     for entry in entries:
-        kind, old = current_state(entry["path"])
         try:
+            kind, old = current_state(entry["path"])
             plans.append((entry, plan(entry, kind, old), old))
         except ValueError as exc:
             module.fail_json(msg=to_native(exc))
+        except OSError as exc:
+            module.fail_json(msg="%s: cannot read it: %s" % (entry["path"], to_native(exc.strerror or exc)))
     if not module.check_mode:
         for entry, action, _old in plans:
             if action == "write" and entry["validate"]:
@@ -288,14 +290,22 @@ def run(module):
             attributes["before"]["state"], attributes["after"]["state"] = "absent", "directory"
             if not module.check_mode:
                 for created in missing_directories(path):
-                    os.mkdir(created)
+                    try:
+                        os.mkdir(created)
+                    except OSError as exc:
+                        module.fail_json(msg="%s: cannot create it: %s" % (created, to_native(exc.strerror or exc)),
+                                         files=results)
                     if created != path:
                         module.set_fs_attributes_if_different(attribute_args(module, entry, created), True)
         elif action == "remove":
             attributes["before"]["state"], attributes["after"]["state"] = "file", "absent"
             diffs.append(content_diff(path, old, ""))
             if not module.check_mode:
-                os.remove(path)
+                try:
+                    os.remove(path)
+                except OSError as exc:
+                    module.fail_json(msg="%s: cannot remove it: %s" % (path, to_native(exc.strerror or exc)),
+                                     files=results)
         elif action == "write":
             diffs.append(content_diff(path, old, entry["content"]))
             if not module.check_mode:

@@ -145,12 +145,15 @@ def ask(request, url, timeout, data=None):
                                 data=None if data is None else json.dumps(data),
                                 headers={"Content-Type": "application/json"})
         with response:
-            return json.loads(response.read(READ_LIMIT))
+            answer = json.loads(response.read(READ_LIMIT))
     except urllib.error.HTTPError as exc:
         raise OllamaError(f"{url} answered {exc.code}") from exc
     except (urllib.error.URLError, OSError, ValueError, urls.ConnectionError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise OllamaError(f"{url}: {reason}") from exc
+    if not isinstance(answer, dict):  # something else on Ollama's port
+        raise OllamaError(f"{url} answered JSON that is not an object: is Ollama what listens there?")
+    return answer
 
 
 def main():

@@ -288,3 +288,9 @@ def test_a_directory_where_an_absent_file_should_be_fails_before_any_change(tmp_
     result, failed = run(entries)
     assert failed and "is not a regular file: not removed" in result["msg"]
     assert not keep.exists() and (tmp_path / "drain.yml").is_dir()
+
+
+def test_a_directory_that_cannot_be_made_fails_with_the_path_and_the_reason(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    result, failed = run([{"path": str(tmp_path / "a-file/logs"), "state": "directory"}])
+    assert failed and result["msg"] == "%s/a-file/logs: cannot create it: Not a directory" % tmp_path
