@@ -398,6 +398,22 @@ def test_check_mode_reports_the_switch_and_makes_none(secrets_dir, generated):
     assert not trial_left_behind()
 
 
+# What an upgrade cut off during its trial (Ctrl-C, a lost connection) leaves: the trial's job,
+# loaded and kept alive, its plist there for every login. The next run removes it.
+def test_a_trial_job_left_by_a_cut_off_upgrade_is_removed_by_the_next_run(secrets_dir, generated):
+    plant = ("import plistlib, sys; job = plistlib.load(open(sys.argv[1], 'rb'));"
+             " job.update(Label='com.visiquate.ccproxy.trial', ProgramArguments=['/bin/sleep', '600']);"
+             " plistlib.dump(job, open(sys.argv[2], 'wb'))")
+    assert on_mac("python3", "-c", plant, LITELLM_PLIST, TRIAL_PLIST)[0] == 0
+    assert on_mac("chown", "coder:staff", TRIAL_PLIST)[0] == 0
+    assert on_mac("launchctl", "bootstrap", "gui/501", TRIAL_PLIST) == (0, "")
+    assert trial_left_behind()
+    out, recap = pin_change("after a cut-off trial", DEPLOYED, secrets_dir)
+    assert recap["changed"] > 0 and recap["failed"] == 0, out
+    assert not trial_left_behind()
+    assert serving_release(generated) == (DEPLOYED, 200)
+
+
 def test_a_pin_change_switches_after_its_trial_and_reports_the_outage(secrets_dir, generated):
     stop, results = threading.Event(), []
 
