@@ -414,6 +414,21 @@ def test_a_trial_job_left_by_a_cut_off_upgrade_is_removed_by_the_next_run(secret
     assert serving_release(generated) == (DEPLOYED, 200)
 
 
+# The trial passed, LiteLLM stopped for the switch, and the link cannot move (here ccproxy_root
+# made immutable; on a Mac, a directory where the link should be): the old release serves again.
+def test_a_switch_that_fails_after_the_trial_starts_the_old_release_again(secrets_dir, generated):
+    assert on_mac("chattr", "+i", ROOT) == (0, "")
+    try:
+        out, _recap = pin_change("pin change, the link cannot move", OTHER, secrets_dir, rc=2)
+    finally:
+        assert on_mac("chattr", "-i", ROOT) == (0, "")
+    assert "LiteLLM %s passed its trial, but %s/venv could not be switched" % (OTHER, ROOT) in out, out
+    assert "LiteLLM %s was started again and serves" % DEPLOYED in out
+    wait_until_serving(generated, "the old release to serve again", timeout=60)
+    assert serving_release(generated) == (DEPLOYED, 200)
+    assert not trial_left_behind()
+
+
 def test_a_pin_change_switches_after_its_trial_and_reports_the_outage(secrets_dir, generated):
     stop, results = threading.Event(), []
 
