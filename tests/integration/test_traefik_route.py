@@ -679,18 +679,20 @@ def test_ssh_lost_mid_run_then_the_same_run_converges(secrets_dir, generated):
     assert recap["changed"] == 0 and recap["failed"] == 0, out
 
 
-# A new master key: LiteLLM and the verifier both read it at start, and both must restart, or
-# the verifier sends a key LiteLLM does not know (every client would get LiteLLM's 401).
-def test_a_new_master_key_restarts_litellm_and_the_verifier(secrets_dir, generated):
-    before = {job: job_pid(job) for job in ("gui/501/com.visiquate.ccproxy", AUTH_JOB)}
+# A new master key: LiteLLM reads it at start and restarts; the verifier follows the key file
+# and must not restart (forwardAuth fails closed while it starts), yet grant the new key, or
+# every client would get LiteLLM's refusal.
+def test_a_new_master_key_restarts_litellm_and_the_verifier_follows_it(secrets_dir, generated):
+    before = {job: job_pid(job) for job in (LITELLM_JOB, AUTH_JOB)}
     key = "sk-" + secrets.token_urlsafe(36)
     settings = json.dumps({"ccproxy_master_key": key, "ccproxy_litellm_version": deployed_release()})
     out, recap = play("new master key", {}, "-e", settings, secrets_dir=secrets_dir)
     assert recap["changed"] > 0 and recap["failed"] == 0, out
     assert key not in out
     after = {job: job_pid(job) for job in before}
-    assert all(after[job] != before[job] for job in before), (before, after)
+    assert after[LITELLM_JOB] != before[LITELLM_JOB] and after[AUTH_JOB] == before[AUTH_JOB], (before, after)
     wait_until_serving(generated, "ccproxy to serve with the new master key", timeout=30)
+    assert '"event":"master key","result":"loaded a new key"' in on_mac("cat", ROOT + "/logs/auth.log")[1]
     out, recap = play("new master key, again", {}, "-e", settings, secrets_dir=secrets_dir)
     assert recap["changed"] == 0, out
 

@@ -15,7 +15,9 @@ inside the credential other than the spaces after "Bearer" is refused.
 
 The token store is JSON, hashes only: {"tokens": [{"name": "alice", "sha256": "<64 hex>"}]}.
 It is stat()ed on every request and re-read when its inode, size or mtime changes, and on SIGHUP.
-An absent store admits nobody; an unreadable or invalid one keeps the last good set.
+An absent store admits nobody; an unreadable or invalid one keeps the last good set. The master key
+file is followed the same way (a new key needs no restart); one that turns unreadable, empty or
+readable by others keeps the last good key. At start a bad key file is an error.
 Logs are JSON lines with the client's name, never a token. Standard library only, Python 3.9+.
 """
 from __future__ import annotations
@@ -177,8 +179,13 @@ JSON = ("Content-Type", "application/json")
 class Verifier:
     def __init__(self, store, master_key):
         self.store = store
-        self.granted = "Bearer " + master_key
+        self.master_key = master_key
         self.connections = set()
+
+    def reload(self):
+        """SIGHUP: read the token store and the master key again, changed or not."""
+        self.store.refresh(force=True)
+        self.master_key.refresh(force=True)
 
     def check(self, method, path, fields, peer):
         """Decide one request: (status, headers, body, log record or None)."""
@@ -189,6 +196,7 @@ class Verifier:
         if path != b"/verify":
             return "404 Not Found", [JSON], error_body("not_found_error", "Not found."), None
         self.store.refresh()
+        self.master_key.refresh()
         token, reason = presented_token(fields.get(b"authorization", []), fields.get(b"x-api-key", []))
         name = self.store.lookup(token) if token else None
         if token and name is None:
@@ -201,7 +209,7 @@ class Verifier:
             "path": fields.get(b"x-forwarded-uri", ["-"])[0].split("?", 1)[0][:256],
         }
         if name:
-            return "200 OK", [("Authorization", self.granted), ("X-Ccproxy-Client", name)], b"", record
+            return "200 OK", [("Authorization", self.master_key.granted), ("X-Ccproxy-Client", name)], b"", record
         body = error_body("authentication_error", MESSAGES[reason])
         return "401 Unauthorized", [("WWW-Authenticate", 'Bearer realm="ccproxy"'), JSON], body, record
 
@@ -314,7 +322,7 @@ async def serve(host, port, verifier, header_timeout):
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, verifier.store.refresh, True)
+    loop.add_signal_handler(signal.SIGHUP, verifier.reload)
     server = await loop.create_server(lambda: Connection(verifier, header_timeout), host, port,
                                       backlog=128)
     emit(logging.INFO, event="listening", address="%s:%d" % (host, port), pid=os.getpid())
@@ -337,23 +345,53 @@ async def serve(host, port, verifier, header_timeout):
 
 
 def read_master_key(path):
-    """The key, or SystemExit with the reason: it must be private to its owner and non-empty."""
+    """The key, or ValueError with the reason: it must be private to its owner and non-empty."""
     try:
         with open(path, "rb") as handle:
             mode = os.fstat(handle.fileno()).st_mode
             if not stat.S_ISREG(mode):
-                raise SystemExit("ccproxy-auth: master key file %s is not a regular file" % path)
+                raise ValueError("master key file %s is not a regular file" % path)
             if mode & 0o077:
-                raise SystemExit("ccproxy-auth: master key file %s has mode %04o: group or others can "
-                                 "access it; chmod 600 it" % (path, stat.S_IMODE(mode)))
+                raise ValueError("master key file %s has mode %04o: group or others can access it; chmod 600 it"
+                                 % (path, stat.S_IMODE(mode)))
             key = handle.read().decode("ascii", "replace").strip()
     except OSError as exc:
-        raise SystemExit("ccproxy-auth: cannot read master key file %s: %s" % (path, exc.strerror))
+        raise ValueError("cannot read master key file %s: %s" % (path, exc.strerror)) from None
     if not key:
-        raise SystemExit("ccproxy-auth: master key file %s is empty" % path)
+        raise ValueError("master key file %s is empty" % path)
     if not TOKEN.fullmatch(key):
-        raise SystemExit("ccproxy-auth: master key in %s must be visible ASCII, one line" % path)
+        raise ValueError("master key in %s must be visible ASCII, one line" % path)
     return key
+
+
+class MasterKey:
+    """The Authorization granted with a valid token, re-read when the key file changes."""
+
+    def __init__(self, path):
+        self.path = path
+        self.granted = "Bearer " + read_master_key(path)  # ValueError at start: no serving without it
+        self.signature = self.stat()
+
+    def stat(self):
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            return exc.__class__.__name__
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def refresh(self, force=False):
+        signature = self.stat()
+        if signature == self.signature and not force:
+            return
+        self.signature = signature  # a broken file is logged once, not on every request
+        try:
+            granted = "Bearer " + read_master_key(self.path)
+        except ValueError as exc:
+            emit(logging.ERROR, event="master key", result="kept the last good key", reason=str(exc))
+            return
+        if granted != self.granted:
+            self.granted = granted
+            emit(logging.INFO, event="master key", result="loaded a new key", path=self.path)
 
 
 def main(argv=None):
@@ -368,7 +406,10 @@ def main(argv=None):
     host, colon, port = args.listen.rpartition(":")
     if not (host and colon and port.isdigit()):
         parser.error("--listen must be HOST:PORT")
-    master_key = read_master_key(args.master_key_file)
+    try:
+        master_key = MasterKey(args.master_key_file)
+    except ValueError as exc:
+        raise SystemExit("ccproxy-auth: %s" % exc) from None
     handler = (logging.handlers.WatchedFileHandler(args.log) if args.log
                else logging.StreamHandler(sys.stderr))
     log.addHandler(handler)

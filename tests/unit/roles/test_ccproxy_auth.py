@@ -362,6 +362,46 @@ def test_sighup_rereads_an_unchanged_looking_store(start_verifier):
     assert verifier.proc.poll() is None
 
 
+def grants_key(verifier, key):
+    response = verifier.verify([("Authorization", "Bearer " + ALICE)])
+    return response.status == 200 and response.header("Authorization") == "Bearer " + key
+
+
+def replace_key(verifier, key, mode=0o600):
+    """Replace the key file atomically, as managed_files does (mode set before the rename)."""
+    temp = verifier.key_file.with_suffix(".tmp")
+    temp.write_text(key + "\n")
+    temp.chmod(mode)
+    os.replace(temp, verifier.key_file)
+
+
+# A new master key reaches LiteLLM with a restart; the verifier follows the file, so that it
+# needs none (a restart fails every request for its start) and a run that restarts only
+# LiteLLM (site.yml --tags config) cannot leave it granting the old key.
+def test_a_new_master_key_is_granted_without_restart(start_verifier):
+    verifier = start_verifier(dict(TOKENS))
+    old, new = verifier.master_key, "sk-master-new-" + "n" * 24
+    assert grants_key(verifier, old)
+    replace_key(verifier, new)
+    wait_for(lambda: grants_key(verifier, new), 2, "the new master key to be granted")
+    loaded = [r for r in verifier.log_records() if r.get("event") == "master key"]
+    assert [r["result"] for r in loaded] == ["loaded a new key"]
+    assert old not in verifier.log.read_text() and new not in verifier.log.read_text()
+
+
+@pytest.mark.parametrize("mode, content, reason", [
+    (0o644, "sk-master-other-" + "o" * 20, "chmod 600"), (0o600, "", "is empty"),
+    (0o600, "sk two words", "visible ASCII")])
+def test_a_broken_master_key_file_keeps_the_last_good_key(start_verifier, mode, content, reason):
+    verifier = start_verifier(dict(TOKENS))
+    replace_key(verifier, content, mode)
+    kept = lambda: next((r for r in verifier.log_records() if r.get("result") == "kept the last good key"), None)
+    wait_for(lambda: grants_key(verifier, verifier.master_key) and kept(), 2, "the refusal in the log")
+    assert reason in kept()["reason"] and (not content or content not in verifier.log.read_text())
+    verifier.key_file.unlink()
+    assert grants_key(verifier, verifier.master_key)  # gone: the last good key still
+
+
 def test_sigterm_exits_cleanly(start_verifier):
     verifier = start_verifier(dict(TOKENS))
     with Connection(verifier.port) as idle:  # an open keep-alive connection must not delay the exit
