@@ -515,6 +515,18 @@ def test_an_existing_traefik_not_running_or_in_a_container_fails_in_preflight(se
         on_mac("kill", pid)
 
 
+# ccproxy_traefik_manage switched off while ccproxy's own Traefik still holds the port: the route
+# would go to a directory that Traefik does not read, and verification would pass through the
+# stale route. Its own directory is fine: then it is the Traefik that serves (as above).
+def test_preflight_refuses_ccproxy_s_own_traefik_as_an_existing_one_reading_elsewhere():
+    elsewhere = dict(EXISTING, ccproxy_traefik_dynamic_dir="/opt/homebrew/etc/traefik/dynamic")
+    out = re.sub(r"\s+", " ", preflight("existing Traefik, ccproxy's own", "-e", json.dumps(elsewhere), rc=2))
+    assert ("Port 8080 (ccproxy_traefik_port) on mac1 is held by ccproxy's own Traefik "
+            "(com.visiquate.ccproxy.traefik, left by a run with ccproxy_traefik_manage true)") in out, out
+    assert "sudo launchctl bootout gui/501/com.visiquate.ccproxy.traefik" in out
+    preflight("existing Traefik, ccproxy's own directory", "-e", json.dumps(EXISTING))
+
+
 def test_an_existing_traefik_s_entrypoint_is_checked_before_any_change(secrets_dir):
     out, recap = pin_change("existing Traefik, no such entrypoint", OTHER, secrets_dir, "-e",
                             json.dumps(dict(EXISTING, ccproxy_traefik_entrypoint="websecure")), rc=2)

@@ -10,13 +10,17 @@ answers for a model it lacks. Traefik then routes the request again, on that hea
 pool's Macs.
 
 GET /healthz answers 200 "ok"; any other path is 404. The pools file is JSON, written by the
-gateway role and read at start: {"default": "all", "models": {"gpt-4o": "p1", "gpt-4": "p2"}}.
-Nothing is logged: a body holds prompts. Standard library only, Python 3.9+.
+gateway role: {"default": "all", "models": {"gpt-4o": "p1", "gpt-4": "p2"}}. It is stat()ed on
+every request and read again when it changes (a restart would fail Traefik's forwardAuth, and
+so every client request, while it lasts); an unusable new file keeps the last good pools. At
+start an unusable file is an error. Nothing is logged of a request: a body holds prompts.
+Standard library only, Python 3.9+.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +30,7 @@ NAME = "X-Ccproxy-Pool"
 
 
 def load_pools(path):
-    """(default pool, {model: pool}) from the pools file; SystemExit with the reason if unusable."""
+    """(default pool, {model: pool}) from the pools file; ValueError with the reason if unusable."""
     try:
         with open(path, "rb") as handle:
             document = json.loads(handle.read())
@@ -35,8 +39,36 @@ def load_pools(path):
                 not all(isinstance(k, str) and isinstance(v, str) for k, v in models.items()):
             raise ValueError("default must be a string and models an object of strings")
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SystemExit("ccproxy-pool: cannot use pools file %s: %s" % (path, exc))
+        raise ValueError("cannot use pools file %s: %s" % (path, exc)) from None
     return default, models
+
+
+class Pools:
+    """The pools file's content, read again when the file changes (one stat() when it did not)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.signature = self.stat()
+        self.current = load_pools(path)  # ValueError at start: nothing to answer with
+
+    def stat(self):
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            return exc.__class__.__name__
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def get(self):
+        signature = self.stat()
+        if signature != self.signature:
+            self.signature = signature  # an unusable file is reported once, not on every request
+            try:
+                self.current = load_pools(self.path)
+            except ValueError as exc:
+                print("ccproxy-pool: kept the last good pools: %s" % exc, file=sys.stderr, flush=True)
+            else:
+                print("ccproxy-pool: read %s again" % self.path, file=sys.stderr, flush=True)
+        return self.current
 
 
 def pool_of(body, default, models):
@@ -81,7 +113,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if path == "/pool":
-            self.reply(200, b"", [(NAME, pool_of(body, *self.server.pools))])
+            self.reply(200, b"", [(NAME, pool_of(body, *self.server.pools.get()))])
         elif path == "/healthz" and self.command in ("GET", "HEAD"):
             self.reply(200, b"ok\n")
         else:
@@ -123,7 +155,11 @@ def main(argv=None):
     parser.add_argument("--listen", default="127.0.0.1:8093", help="HOST:PORT (default %(default)s)")
     args = parser.parse_args(argv)
     host, _sep, port = args.listen.rpartition(":")
-    server = Server((host, int(port)), load_pools(args.pools))
+    try:
+        pools = Pools(args.pools)
+    except ValueError as exc:
+        raise SystemExit("ccproxy-pool: %s" % exc) from None
+    server = Server((host, int(port)), pools)
     signal.signal(signal.SIGTERM, lambda *_args: sys.exit(0))
     print("ccproxy-pool: listening on %s" % args.listen, flush=True)
     try:

@@ -6,6 +6,7 @@ as data, and the server as Traefik's forwardAuth calls it (bodies plain and chun
 import http.client
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,17 +40,25 @@ def test_pool_of(body, pool):
     assert load().pool_of(body, "all", MODELS) == pool
 
 
-@pytest.mark.parametrize("document", ['{"models": {}}', '{"default": "all", "models": {"a": 1}}', "[]", "{"])
-def test_an_unusable_pools_file_stops_it_with_the_reason(tmp_path, document):
+UNUSABLE = ['{"models": {}}', '{"default": "all", "models": {"a": 1}}', "[]", "{"]
+
+
+@pytest.mark.parametrize("document", UNUSABLE)
+def test_an_unusable_pools_file_is_refused_with_the_reason(tmp_path, document):
     (tmp_path / "pools.json").write_text(document)
-    with pytest.raises(SystemExit, match="cannot use pools file"):
+    with pytest.raises(ValueError, match="cannot use pools file"):
         load().load_pools(str(tmp_path / "pools.json"))
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    pools = tmp_path_factory.mktemp("pool") / "pools.json"
-    pools.write_text(json.dumps({"default": "all", "models": MODELS}))
+def test_an_unusable_pools_file_stops_it_at_start(tmp_path):
+    (tmp_path / "pools.json").write_text("{")
+    done = subprocess.run([sys.executable, str(SCRIPT), "--pools", str(tmp_path / "pools.json"), "--listen",
+                           "127.0.0.1:%d" % free_port()], capture_output=True, text=True, timeout=10, check=False)
+    assert done.returncode == 1 and done.stderr.startswith("ccproxy-pool: cannot use pools file"), done.stderr
+
+
+def start(pools):
+    """ccproxy_pool.py on a free port with this pools file, once it answers: (port, process)."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, str(SCRIPT), "--pools", str(pools), "--listen", f"127.0.0.1:{port}"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -65,6 +74,14 @@ def server(tmp_path_factory):
             connection.close()
 
     wait_for(healthy, 10, "ccproxy_pool.py to answer")
+    return port, proc
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    pools = tmp_path_factory.mktemp("pool") / "pools.json"
+    pools.write_text(json.dumps({"default": "all", "models": MODELS}))
+    port, proc = start(pools)
     yield port
     assert stop_process(proc) == 0  # SIGTERM: a clean exit
     assert proc.stdout.read().strip() == f"ccproxy-pool: listening on 127.0.0.1:{port}"  # and nothing logged
@@ -102,3 +119,33 @@ def test_other_paths_are_404(server):
     assert ask(server, "GET", "/") == (404, None)
     assert ask(server, "POST", "/healthz", b"{}") == (404, None)
     assert ask(server, "GET", "/healthz")[0] == 200
+
+
+def replace(path, text):
+    """As managed_files writes it: a temporary file renamed over the old one."""
+    temp = path.with_suffix(".tmp")
+    temp.write_text(text)
+    os.replace(temp, path)
+
+
+# The gateway role rewrites the pools when the Macs' models change: the classifier takes them up
+# without a restart, during which Traefik's forwardAuth would fail every request.
+def test_new_pools_are_read_without_restart_and_unusable_ones_keep_the_last_good(tmp_path):
+    pools = tmp_path / "pools.json"
+    pools.write_text(json.dumps({"default": "all", "models": MODELS}))
+    port, proc = start(pools)
+    try:
+        body = b'{"model": "gpt-4o"}'
+        assert ask(port, "POST", "/pool", body) == (200, "p2")
+        replace(pools, json.dumps({"default": "all", "models": {"gpt-4o": "p3"}}))
+        assert ask(port, "POST", "/pool", body) == (200, "p3")
+        for document in UNUSABLE:
+            replace(pools, document)
+            assert ask(port, "POST", "/pool", body) == (200, "p3")
+        pools.unlink()
+        assert ask(port, "POST", "/pool", body) == (200, "p3")
+    finally:
+        assert stop_process(proc) == 0
+    said = proc.stdout.read()
+    assert said.count("ccproxy-pool: kept the last good pools: cannot use pools file") == len(UNUSABLE) + 1, said
+    assert "gpt-4o" not in said  # the reasons name the file, not its models
