@@ -618,6 +618,7 @@ def refused_config_is_put_back(secrets_dir, generated, *args):
     assert "max_agentic_loops" in out, out  # LiteLLM's own reason, from the log tail
     assert "LiteLLM serves again on the previous config and release." in out, out
     assert "max_agentic_loops" not in on_mac("cat", ROOT + "/config.yaml")[1]
+    assert on_mac("find", ROOT, "-maxdepth", "1", "-name", "config.yaml?*") == (0, "")  # nor a copy of it
     wait_until_serving(generated, "ccproxy to serve on the previous config", timeout=30)
     again, recap = pin_change("after the refused config", deployed_release(), secrets_dir, *args)
     assert recap["changed"] == 0 and recap["failed"] == 0, again

@@ -102,6 +102,12 @@ def test_owners_and_modes_are_least_privilege(root, path, owner, mode):
     assert f.exists and f.user == owner and f.mode == mode
 
 
+# The side effect's roll-outs and faults changed config.yaml, or failed to, many times: the copy
+# each change keeps for its rescue is gone once LiteLLM runs on the new one or the old is back.
+def test_no_copy_of_an_old_config_is_left(root):
+    assert root.check_output("find %s -maxdepth 1 -name 'config.yaml?*'", ROOT) == ""
+
+
 def test_the_venv_is_root_s_and_read_only_to_others(root):
     assert root.check_output("find %s/venv/ ! -user root -o -perm /022 ! -type l", ROOT) == ""
 
