@@ -75,3 +75,20 @@ def test_when_the_role_installs_python_and_where_it_looks_for_it(help_stdout, ov
     assert render("{{ _ccproxy_litellm_python_to_install | bool }}", NOTHING, help_stdout, **overrides) == str(install)
     if formula_python:
         assert render("{{ _ccproxy_litellm_formula_python }}", NOTHING, help_stdout, **overrides) == formula_python
+
+
+# Checked in preflight, before Homebrew spends minutes on a formula whose Python the probe would
+# then refuse (out of range) or never look at (not a candidate).
+@pytest.mark.parametrize("overrides, unfit", [
+    ({}, ""),
+    ({"ccproxy_python_formula": "python@3.14"}, ""),
+    ({"ccproxy_python_formula": "python@3.9"}, "it is not a Python >= 3.10 and < 3.15 (python@3.N)"),
+    ({"ccproxy_python_formula": "python@3.15"}, "it is not a Python >= 3.10 and < 3.15 (python@3.N)"),
+    ({"ccproxy_python_formula": "python3"}, "it is not a Python >= 3.10 and < 3.15 (python@3.N)"),
+    ({"ccproxy_python_candidates": ["/usr/bin/python3"]},
+     "its interpreter, /opt/homebrew/opt/python@3.12/bin/python3.12, is not among ccproxy_python_candidates"),
+])
+def test_which_formula_preflight_lets_homebrew_install(overrides, unfit):
+    overrides = dict({"ccproxy_python_install": True}, **overrides)
+    assert render("{{ _ccproxy_litellm_formula_unfit }}", NOTHING, "brew /opt/homebrew/bin/brew admin",
+                  **overrides) == unfit
