@@ -127,7 +127,7 @@ files:
       description: The entry's path.
       type: str
     state:
-      description: V(directory) or V(file).
+      description: V(directory), V(file) or V(absent), as asked.
       type: str
     changed:
       description: Whether the entry was (in check mode, would be) created, rewritten or given other attributes.

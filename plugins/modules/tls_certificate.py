@@ -42,8 +42,9 @@ options:
     required: true
   names:
     description:
-      - The DNS names and IP addresses clients use for the host. The first is the certificate's common name; all are
-        in its subject alternative names. Order and repeats do not matter.
+      - The DNS names and IP addresses clients use for the host. All are in the certificate's subject alternative
+        names, which is what clients check; its common name is the first DNS name (lower-cased), or the first address
+        if there is none. Repeats do not matter.
     type: list
     elements: str
     required: true
