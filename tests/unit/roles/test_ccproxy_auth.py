@@ -395,7 +395,10 @@ def test_a_new_master_key_is_granted_without_restart(start_verifier):
 def test_a_broken_master_key_file_keeps_the_last_good_key(start_verifier, mode, content, reason):
     verifier = start_verifier(dict(TOKENS))
     replace_key(verifier, content, mode)
-    kept = lambda: next((r for r in verifier.log_records() if r.get("result") == "kept the last good key"), None)
+
+    def kept():
+        return next((r for r in verifier.log_records() if r.get("result") == "kept the last good key"), None)
+
     wait_for(lambda: grants_key(verifier, verifier.master_key) and kept(), 2, "the refusal in the log")
     assert reason in kept()["reason"] and (not content or content not in verifier.log.read_text())
     verifier.key_file.unlink()
