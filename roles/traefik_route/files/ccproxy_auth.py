@@ -70,6 +70,16 @@ def emit(level, **fields):
     log.log(level, json.dumps(record, separators=(",", ":")))
 
 
+def file_state(path):
+    """(stat result or None, signature): a file changed when its signature (inode, size, mtime,
+    or the error that stat() raised) did."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return None, exc.__class__.__name__
+    return st, (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 class TokenStore:
     """SHA-256 hashes by client name, re-read when the file changes."""
 
@@ -80,12 +90,7 @@ class TokenStore:
 
     def refresh(self, force=False):
         """Re-read the file if it changed since the last look (one stat() when it did not)."""
-        try:
-            st = os.stat(self.path)
-        except OSError as exc:
-            st, signature = None, exc.__class__.__name__
-        else:
-            signature = (st.st_ino, st.st_size, st.st_mtime_ns)
+        st, signature = file_state(self.path)
         if signature == self.signature and not force:
             return
         self.signature = signature  # a broken file is logged once, not on every request
@@ -370,17 +375,10 @@ class MasterKey:
     def __init__(self, path):
         self.path = path
         self.granted = "Bearer " + read_master_key(path)  # ValueError at start: no serving without it
-        self.signature = self.stat()
-
-    def stat(self):
-        try:
-            st = os.stat(self.path)
-        except OSError as exc:
-            return exc.__class__.__name__
-        return (st.st_ino, st.st_size, st.st_mtime_ns)
+        self.signature = file_state(path)[1]
 
     def refresh(self, force=False):
-        signature = self.stat()
+        signature = file_state(self.path)[1]
         if signature == self.signature and not force:
             return
         self.signature = signature  # a broken file is logged once, not on every request
