@@ -98,11 +98,13 @@ def compare(direct, via, path, body, rounds, per_round, first_byte=False):
 
 def throughput(port, headers, path, body, clients, seconds):
     """Completed requests per second of `clients` threads, each on its own kept-alive connection,
-    sending back to back for `seconds`."""
+    sending back to back for `seconds`. `port` may be a list: the clients are spread over it in
+    turn (as Traefik's round robin spreads requests over LiteLLM's workers)."""
     done, deadline = [0] * clients, time.monotonic() + seconds
+    ports = port if isinstance(port, list) else [port]
 
     def run(index):
-        client = Client(port, headers)
+        client = Client(ports[index % len(ports)], headers)
         while time.monotonic() < deadline:
             client.post(path, body)
             done[index] += 1

@@ -74,17 +74,21 @@ def with_option(argv, option, value):
     return argv if value is None else argv + [option, value]
 
 
-def start_litellm(domain, label, port, workers=None):
+def launch_litellm(domain, label, port, workers=None):
     """LiteLLM as the job runs it (its plist's command, environment and directory) on `port`, in a
-    session of its own: the process, and the seconds it took to answer readiness. It logs nowhere:
-    litellm.log stays the job's."""
+    session of its own, not waited for. It logs nowhere: litellm.log stays the job's."""
     job = job_definition(domain, label)
     argv = with_option(with_option(job["ProgramArguments"], "--port", str(port)), "--log_config", None)
     if workers is not None:
         argv = with_option(argv, "--num_workers", str(workers))
-    start = time.monotonic()
-    proc = subprocess.Popen(argv, env=job.get("EnvironmentVariables", {}), cwd=job.get("WorkingDirectory"),
+    return subprocess.Popen(argv, env=job.get("EnvironmentVariables", {}), cwd=job.get("WorkingDirectory"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def start_litellm(domain, label, port, workers=None):
+    """launch_litellm's process, and the seconds it took to answer readiness."""
+    start = time.monotonic()
+    proc = launch_litellm(domain, label, port, workers)
     try:
         wait_until(port, "/health/readiness")
     except BaseException:

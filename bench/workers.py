@@ -4,11 +4,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """P10: LiteLLM's throughput and memory by worker count (stdlib only, run as root on the Mac).
 
-Each round, for each worker count in turn: LiteLLM started by hand as the deployed job runs it
-(its plist) on a spare port with --num_workers N, then 20 concurrent clients on kept-alive
-connections for --seconds on /v1/chat/completions and /v1/messages (direct, master key), then
-the resident memory of its process group; its start (launch to readiness) is timed too, since
-every config change and upgrade waits for it. Worker counts alternate within a round so that the
+A worker is what ccproxy_litellm_workers counts: one LiteLLM process as the deployed job runs it
+(its plist), on a port of its own. Each round, for each worker count N in turn: N of them started
+together on spare ports, then 20 concurrent clients on kept-alive connections, spread over the
+ports in turn as Traefik's round robin spreads them, for --seconds on /v1/chat/completions and
+/v1/messages (direct, master key), then the resident memory of their process groups; their start
+(launch to all ready) is timed too, since a first install waits for it. Worker counts alternate within a round so that the
 machine's noise hits them alike. Prints one JSON object: per count, requests per second per API
 (median over rounds, with min and max), the ratio to 1 worker, RSS in MB and the start in seconds. Every load loop is
 bounded in time.
@@ -19,9 +20,10 @@ import json
 import os
 import statistics
 import subprocess
+import time
 
 from latency import BODIES, Client, throughput
-from recovery import start_litellm, stop_litellm
+from recovery import launch_litellm, stop_litellm, wait_until
 
 
 def group_rss_mb(pgid):
@@ -34,7 +36,7 @@ def main():
     parser.add_argument("--root", default="/Users/coder/ccproxy")
     parser.add_argument("--domain", default="gui/501")
     parser.add_argument("--label", default="com.visiquate.ccproxy")
-    parser.add_argument("--port", type=int, default=18182)
+    parser.add_argument("--port", type=int, default=18182, help="the first worker's; the others the ports after it")
     parser.add_argument("--workers", default="1,2,4", help="worker counts, comma-separated; 1 is the base")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10, help="each API, each count, each round")
@@ -49,18 +51,24 @@ def main():
     start = {count: [] for count in counts}
     for _ in range(args.rounds):
         for count in counts:
-            proc, seconds = start_litellm(args.domain, args.label, args.port, count)
-            start[count].append(seconds)
+            ports = list(range(args.port, args.port + count))
+            started = time.monotonic()
+            procs = [launch_litellm(args.domain, args.label, port, 1) for port in ports]
             try:
-                warm = Client(args.port, headers)
+                for port in ports:
+                    wait_until(port, "/health/readiness")
+                start[count].append(time.monotonic() - started)
+                for port in ports:
+                    warm = Client(port, headers)
+                    for path, body in BODIES.items():
+                        for _request in range(5):  # each worker past its first requests
+                            warm.post(path, body)
                 for path, body in BODIES.items():
-                    for _request in range(2 * count + 5):  # every worker past its first request
-                        warm.post(path, body)
-                for path, body in BODIES.items():
-                    rps[count][path].append(throughput(args.port, headers, path, body, args.clients, args.seconds))
-                rss[count].append(group_rss_mb(proc.pid))
+                    rps[count][path].append(throughput(ports, headers, path, body, args.clients, args.seconds))
+                rss[count].append(sum(group_rss_mb(proc.pid) for proc in procs))
             finally:
-                stop_litellm(proc)
+                for proc in procs:
+                    stop_litellm(proc)
     results = {}
     for count in counts:
         figure = {"RSS MB": round(statistics.median(rss[count]), 1),

@@ -14,6 +14,8 @@ import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
+from ansible_collections.visiquate.ccproxy.tests.unit.roles.templating import with_filters
+
 REPO = Path(__file__).resolve().parents[3]
 ROLE = REPO / "roles" / "traefik_route"
 FIXTURE = Path(__file__).parent / "traefik_fixture"
@@ -25,6 +27,7 @@ def render(template, **overrides):
     variables = {**loader.load_from_file(str(ROLE / "defaults/main.yml"), trusted_as_template=True),
                  **loader.load_from_file(str(ROLE / "vars/main.yml"), trusted_as_template=True),
                  "ansible_managed": "Ansible managed", "playbook_dir": "/work/inventory", **overrides}
+    with_filters(variables)
     source = (ROLE / "templates" / template).read_text()
     return Templar(loader=loader, variables=variables).template(trust_as_template(source))
 
@@ -78,6 +81,14 @@ def test_dynamic_file_follows_the_ports_priority_and_entrypoint():
     assert http["routers"]["ccproxy"]["priority"] == 42
     assert http["middlewares"]["ccproxy-auth"]["forwardAuth"]["address"] == "http://127.0.0.1:9082/verify"
     assert http["services"]["ccproxy-litellm"]["loadBalancer"]["servers"] == [{"url": "http://127.0.0.1:9081"}]
+
+
+@pytest.mark.parametrize("workers, ports", [(1, [8081]), (2, [8081, 9100]), (3, [8081, 9100, 9101])])
+def test_each_litellm_worker_is_a_server_of_the_one_service(workers, ports):
+    config = yaml.safe_load(render("ccproxy.yml.j2", ccproxy_litellm_workers=workers,
+                                   ccproxy_litellm_extra_ports_from=9100))
+    servers = config["http"]["services"]["ccproxy-litellm"]["loadBalancer"]["servers"]
+    assert servers == [{"url": "http://127.0.0.1:%d" % port} for port in ports]
 
 
 def subset(small, big, path=""):
