@@ -665,6 +665,7 @@ def litellm_servers():
 # worker removes the second.
 def test_workers_restart_one_at_a_time_and_a_refused_config_costs_clients_nothing(secrets_dir, generated):
     two = ("-e", "ccproxy_litellm_workers=2")
+    changed = two + ("-e", "ccproxy_litellm_num_retries=1")
     try:
         out, recap = pin_change("two workers", deployed_release(), secrets_dir, *two)
         assert recap["failed"] == 0 and recap["changed"] > 0, out
@@ -675,8 +676,7 @@ def test_workers_restart_one_at_a_time_and_a_refused_config_costs_clients_nothin
         before = {job: job_pid(job) for job in (LITELLM_JOB, WORKER2_JOB, AUTH_JOB)}
 
         with Clients(generated) as clients:
-            out, recap = pin_change("a config change, two workers", deployed_release(), secrets_dir, *two,
-                                    "-e", "ccproxy_litellm_num_retries=1")
+            out, recap = pin_change("a config change, two workers", deployed_release(), secrets_dir, *changed)
         assert recap["failed"] == 0 and recap["changed"] > 0, out
         after = {job: job_pid(job) for job in before}
         assert after[LITELLM_JOB] != before[LITELLM_JOB] and after[WORKER2_JOB] != before[WORKER2_JOB], (before, after)
@@ -688,7 +688,7 @@ def test_workers_restart_one_at_a_time_and_a_refused_config_costs_clients_nothin
         assert clients.slowest < 3, clients
 
         with Clients(generated) as clients:
-            runs, code, failed = refused_config_is_put_back(secrets_dir, generated, *two)
+            runs, code, _out = refused_config_is_put_back(secrets_dir, generated, *changed)
         print("a refused config, two workers: launchd ran the first %d times, last exit code %d; %s"
               % (runs, code, clients))
         assert len(clients.failed) <= 1, clients
