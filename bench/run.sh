@@ -10,10 +10,10 @@ bin=.venv/bin
 macs=(./.venv/bin/python tests/testbed/macs/macs.py)
 root=/Users/coder/ccproxy
 rounds=5 per_round=200 noop_rounds=3 recovery_rounds=3 restart_rounds=3 throughput_seconds=30 open_loop_seconds=10
-worker_rounds=3 worker_seconds=10 worker_counts=1,2,4
+worker_rounds=3 worker_seconds=10 worker_counts=1,2,4 config_rounds=2
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
   rounds=2 per_round=10 noop_rounds=1 recovery_rounds=1 restart_rounds=1 throughput_seconds=2 open_loop_seconds=1
-  worker_rounds=1 worker_seconds=2 worker_counts=1,2
+  worker_rounds=1 worker_seconds=2 worker_counts=1,2 config_rounds=1
 fi
 
 mkdir -p .cache/bench
@@ -50,6 +50,8 @@ flock 9
   > .cache/bench/workers.json
 # P3, P4: a no-op site.yml from the controller, on mac1 and on the three Macs make demo converged.
 "$bin/python" bench/noop.py --rounds "$noop_rounds" > .cache/bench/noop.json
+# P12: a config change through site.yml with 1 and 2 workers, clients calling meanwhile.
+"$bin/python" bench/config_change.py --rounds "$config_rounds" > .cache/bench/config-change.json
 # P13: resident memory of each of ccproxy's processes, after the load above.
 "${macs[@]}" shell mac1 ps -eo rss=,args= > .cache/bench/ps.txt
 "$bin/python" - "$root" <<'PY'
@@ -62,6 +64,7 @@ results.update(json.load(open(".cache/bench/restart.json")))
 results.update(json.load(open(".cache/bench/restart-kill.json")))
 results.update(json.load(open(".cache/bench/first.json")))
 results.update(json.load(open(".cache/bench/workers.json")))
+results.update(json.load(open(".cache/bench/config-change.json")))
 rss = {"LiteLLM": 0, "verifier": 0, "Traefik": 0}
 for line in open(".cache/bench/ps.txt"):
     kb, _, args = line.strip().partition(" ")
