@@ -52,19 +52,30 @@ def junit_env(env, junit_dir):
                 JUNIT_HIDE_TASK_ARGUMENTS="True")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+def site_argv(*extra_vars):
+    """ansible-playbook site.yml on the demo's Macs as make demo runs it, with these extra variables."""
     argv = [str(ROOT / ".venv/bin/ansible-playbook"),
             "--inventory", str(ROOT / "tests/testbed/macs/inventory.py"),
             "--inventory", str(ROOT / "extensions/molecule/default/inventory/hosts.yml"),
             "--extra-vars", f"ccproxy_wheelhouse_dir={ROOT}/.cache/wheelhouse",
             "--extra-vars", f"ccproxy_secrets_dir={ROOT}/.cache/secrets/default",
             # The role's default: the scenario's inventory turns the completion check on for its tests.
-            "--extra-vars", "ccproxy_verify_completion=false",
-            str(ROOT / "site.yml")]
-    env = dict(os.environ, ANSIBLE_HOME=os.environ.get("ANSIBLE_HOME", str(ROOT / ".cache/ansible-home")))
+            "--extra-vars", "ccproxy_verify_completion=false"]
+    for extra in extra_vars:
+        argv += ["--extra-vars", extra]
+    return argv + [str(ROOT / "site.yml")]
+
+
+def site_env():
+    return dict(os.environ, ANSIBLE_HOME=os.environ.get("ANSIBLE_HOME", str(ROOT / ".cache/ansible-home")))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    argv = site_argv()
+    env = site_env()
     seconds, tasks = {"one": [], "all": []}, set()
     junit_dir = tempfile.mkdtemp(prefix="ccproxy-noop-")
     for round_ in range(args.rounds):

@@ -6,10 +6,12 @@
 LiteLLM's own cold start measured in the same run (stdlib only, run as root on the Mac).
 
 Each round, in turn: LiteLLM started by hand as the deployed job runs it, on a spare port
-(cold start: process start to its first ready answer), then the launchd job killed with SIGKILL
-(recovery: the kill to the first 200 for /v1/models through Traefik with a client token). The
-ratio says what launchd's restart and ccproxy's hops add to a start. Prints one JSON object.
-Every wait is bounded in time.
+(cold start: process start to its first ready answer), then every worker's launchd job killed
+with SIGKILL at once (recovery: the kill to the first 200 for /v1/models through Traefik with a
+client token). The ratio says what launchd's restart and ccproxy's hops add to a start. With two
+workers or more, also the first worker alone killed (the others serve meanwhile: no start to
+wait for), each worker ready again before the next kill. Prints one JSON object. Every wait is
+bounded in time.
 """
 
 import argparse
@@ -113,15 +115,38 @@ def cold_start(args):
     return seconds
 
 
-def recovery(args, token):
-    """SIGKILL of the job's process to the first 200 through Traefik."""
-    pid = launchd_pid(args.domain, args.label)
-    if pid is None:
-        raise SystemExit("%s/%s has no pid" % (args.domain, args.label))
+def worker_labels(domain, label):
+    """The labels of LiteLLM's workers launchd has: <label>, <label>.2, ... (ccproxy_litellm_workers)."""
+    labels = [label]
+    while subprocess.run(["launchctl", "print", "%s/%s.%d" % (domain, label, len(labels) + 1)],
+                         capture_output=True, timeout=30).returncode == 0:
+        labels.append("%s.%d" % (label, len(labels) + 1))
+    return labels
+
+
+def worker_port(domain, label):
+    """The port the job's LiteLLM listens on (its --port)."""
+    argv = job_definition(domain, label)["ProgramArguments"]
+    return int(argv[argv.index("--port") + 1])
+
+
+def recovery(args, token, labels):
+    """SIGKILL of these jobs' processes to the first 200 through Traefik; then each job ready again."""
+    pids = [launchd_pid(args.domain, label) for label in labels]
+    if None in pids:
+        raise SystemExit("one of %s in %s has no pid" % (labels, args.domain))
     start = time.monotonic()
-    os.kill(pid, signal.SIGKILL)
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
     wait_until(args.traefik_port, "/v1/models", {"Authorization": "Bearer " + token})
-    return time.monotonic() - start
+    seconds = time.monotonic() - start
+    for label in labels:
+        while launchd_pid(args.domain, label) in (None,) + tuple(pids):
+            if time.monotonic() - start > DEADLINE:
+                raise SystemExit("launchd did not start %s again within %d s" % (label, DEADLINE))
+            time.sleep(0.05)
+        wait_until(worker_port(args.domain, label), "/health/readiness")
+    return seconds
 
 
 def main():
@@ -135,15 +160,23 @@ def main():
     args = parser.parse_args()
     with open(args.token_file) as handle:
         token = handle.read().strip()
-    colds, recoveries = [], []
+    labels = worker_labels(args.domain, args.label)
+    colds, recoveries, one = [], [], []
     for _ in range(args.rounds):
         colds.append(cold_start(args))
-        recoveries.append(recovery(args, token))
+        recoveries.append(recovery(args, token, labels))
+        if len(labels) > 1:
+            one.append(recovery(args, token, labels[:1]))
     ratios = [r / c for r, c in zip(recoveries, colds)]
-    print(json.dumps({"P11 SIGKILL of LiteLLM to a 200 through Traefik / LiteLLM cold start": {
+    results = {"P11 SIGKILL of LiteLLM to a 200 through Traefik / LiteLLM cold start": {
         "ratio median": round(statistics.median(ratios), 2), "ratio min": round(min(ratios), 2),
         "ratio max": round(max(ratios), 2), "recovery s median": round(statistics.median(recoveries), 2),
-        "cold start s median": round(statistics.median(colds), 2), "rounds": args.rounds}}))
+        "cold start s median": round(statistics.median(colds), 2), "workers killed": len(labels),
+        "rounds": args.rounds}}
+    if one:
+        results["P11 SIGKILL of one of %d workers to a 200 through Traefik" % len(labels)] = {
+            "s median": round(statistics.median(one), 3), "s max": round(max(one), 3), "rounds": args.rounds}
+    print(json.dumps(results))
 
 
 if __name__ == "__main__":

@@ -25,9 +25,12 @@ BODY = json.dumps({"model": "gpt-4", "max_tokens": 8, "messages": [{"role": "use
 
 
 class Client(threading.Thread):
-    def __init__(self, port, token, interval, limit, stop):
+    """POSTs BODY to /v1/chat/completions on one kept-alive connection, every `interval` seconds,
+    until `stop` is set or `limit` requests were sent."""
+
+    def __init__(self, port, token, interval, limit, stop, host="127.0.0.1"):
         super().__init__(daemon=True)
-        self.port, self.token, self.interval, self.limit, self.stop = port, token, interval, limit, stop
+        self.host, self.port, self.token, self.interval, self.limit, self.stop = host, port, token, interval, limit, stop
         self.results = []  # (status or exception name, seconds)
 
     def run(self):
@@ -36,7 +39,7 @@ class Client(threading.Thread):
             started = time.monotonic()
             try:
                 if conn is None:
-                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+                    conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
                 conn.request("POST", "/v1/chat/completions", body=BODY,
                              headers={"Authorization": "Bearer " + self.token, "Content-Type": "application/json"})
                 response = conn.getresponse()

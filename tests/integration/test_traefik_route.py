@@ -673,6 +673,11 @@ def test_workers_restart_one_at_a_time_and_a_refused_config_costs_clients_nothin
         argv = plistlib.loads(on_mac("cat", WORKER2_PLIST)[1].encode())["ProgramArguments"]
         assert argv[argv.index("--port") + 1] == "8084" and argv[argv.index("--num_workers") + 1] == "1", argv
         assert litellm_servers() == ["http://127.0.0.1:8081", "http://127.0.0.1:8084"]
+        # site.yml --tags verify, which skips litellm_config and its waits, asks each worker.
+        out, recap = ansible_playbook("verify, two workers", REPO / "site.yml", "--tags", "verify", "-e", json.dumps(
+            {"ccproxy_client_tokens": [], "ccproxy_secrets_dir": str(secrets_dir)}), *two)
+        assert recap["failed"] == 0 and recap["changed"] == 0, out
+        assert "com.visiquate.ccproxy on 127.0.0.1:8081" in out and "com.visiquate.ccproxy.2 on 127.0.0.1:8084" in out, out
         before = {job: job_pid(job) for job in (LITELLM_JOB, WORKER2_JOB, AUTH_JOB)}
 
         with Clients(generated) as clients:

@@ -80,7 +80,9 @@ def test_dynamic_file_follows_the_ports_priority_and_entrypoint():
     assert http["routers"]["ccproxy"]["entryPoints"] == ["websecure"]
     assert http["routers"]["ccproxy"]["priority"] == 42
     assert http["middlewares"]["ccproxy-auth"]["forwardAuth"]["address"] == "http://127.0.0.1:9082/verify"
-    assert http["services"]["ccproxy-litellm"]["loadBalancer"]["servers"] == [{"url": "http://127.0.0.1:9081"}]
+    # The default two workers: the first on ccproxy_litellm_port, the second on the default 8084.
+    assert http["services"]["ccproxy-litellm"]["loadBalancer"]["servers"] == [{"url": "http://127.0.0.1:9081"},
+                                                                              {"url": "http://127.0.0.1:8084"}]
 
 
 @pytest.mark.parametrize("workers, ports", [(1, [8081]), (2, [8081, 9100]), (3, [8081, 9100, 9101])])

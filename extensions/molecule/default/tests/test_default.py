@@ -64,7 +64,8 @@ def listeners(root):
     return {line.split()[3] for line in root.check_output("ss -Hltn").splitlines()}
 
 
-@pytest.mark.parametrize("label", [LABEL, LABEL + ".auth", LABEL + ".traefik"])
+# LiteLLM's two workers (ccproxy_litellm_workers' default), the verifier, Traefik.
+@pytest.mark.parametrize("label", [LABEL, LABEL + ".2", LABEL + ".auth", LABEL + ".traefik"])
 def test_launchd_runs_each_job_with_a_pid(root, label):
     text, pid = job(root, label)
     assert "state = running" in text
@@ -80,7 +81,7 @@ def test_ollama_serves_the_inventorys_models(host):
 def test_only_traefik_listens_beyond_127_0_0_1(root):
     found = listeners(root)
     assert found & {"0.0.0.0:8080", "*:8080", "[::]:8080"}
-    for port in (8081, 8082, 8090):
+    for port in (8081, 8084, 8082, 8090):
         bound = {a for a in found if a.endswith(":%d" % port)}
         assert bound == {"127.0.0.1:%d" % port}, (port, found)
 
@@ -348,7 +349,7 @@ def test_no_secret_in_any_log_plist_process_argument_or_traefik_s_view(root, tok
     key = root.file(ROOT + "/auth/master.key").content_string.strip()
     logs = root.check_output("find %s/logs -type f", ROOT).splitlines()
     plists = root.check_output("ls /Users/coder/Library/LaunchAgents/%s*.plist", LABEL).split()
-    assert len(logs) >= 5 and len(plists) == 3, (logs, plists)
+    assert len(logs) >= 5 and len(plists) == 4, (logs, plists)
     # Bytes: a rotated log is compressed.
     places = {path: root.file(path).content for path in logs + plists + [ROOT + "/traefik/dynamic/ccproxy.yml"]}
     places["ps -eo args"] = root.check_output("ps -eo args").encode()

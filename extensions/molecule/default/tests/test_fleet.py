@@ -22,9 +22,10 @@ SCENARIO = Path(__file__).resolve().parents[1]
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[4]))
 INVENTORY = yaml.safe_load((SCENARIO / "inventory/hosts.yml").read_text())["ccproxy_hosts"]
 PROMPT = [{"role": "user", "content": "ccproxy fleet"}]
-# Traefik's entrypoint, then LiteLLM, the token verifier, Traefik's API and a gateway's (the roles' defaults).
-PORTS = {8080: "open", 8081: "ConnectionRefusedError", 8082: "ConnectionRefusedError", 8090: "ConnectionRefusedError",
-         8091: "ConnectionRefusedError"}
+# Traefik's entrypoint, then LiteLLM's two workers, the token verifier, Traefik's API and a
+# gateway's (the roles' defaults).
+PORTS = {8080: "open", 8081: "ConnectionRefusedError", 8084: "ConnectionRefusedError", 8082: "ConnectionRefusedError",
+         8090: "ConnectionRefusedError", 8091: "ConnectionRefusedError"}
 # Run on a Mac: how each port of another address answers a TCP connect.
 PROBE = """
 import socket, sys

@@ -52,6 +52,13 @@ def on_mac(name, *argv):
                           capture_output=True, text=True, check=True, timeout=60).stdout
 
 
+def ready(name, port):
+    """Whether the LiteLLM worker on `port` of another test-bed Mac answers readiness."""
+    return subprocess.run([sys.executable, str(PROJECT / "tests/testbed/macs/macs.py"), "shell", name,
+                           "curl", "-sf", "http://127.0.0.1:%d/health/readiness" % port],
+                          capture_output=True, timeout=60).returncode == 0
+
+
 def status(root):
     """Each Mac's state in the gateway's pool (its API, on mac4's loopback), by Mac name."""
     service = json.loads(root.check_output("curl -sS %s", API))
@@ -181,6 +188,27 @@ def wait_for(predicate, seconds, what):
     while not predicate():
         assert time.monotonic() < deadline, "timed out after %s s waiting for %s" % (seconds, what)
         time.sleep(0.2)
+
+
+def test_a_mac_that_loses_one_of_its_two_litellm_workers_stays_in_the_pool(root, addresses, gateway_url, token):
+    """mac1 runs the default two workers: its Traefik sends the killed one's requests to the other
+    while launchd starts it again, so the gateway's checks never see mac1 fail."""
+    clients = Clients(gateway_url, token, seconds=60)
+    clients.start()
+    try:
+        time.sleep(1)
+        killed = time.monotonic()
+        kill_job("mac1", "com.visiquate.ccproxy")
+        while time.monotonic() < killed + ONE_INTERVAL + 2:
+            assert by_name(root, addresses)["mac1"] == "UP"
+            time.sleep(0.5)
+        # Back to two before the next test takes a Mac away.
+        wait_for(lambda: ready("mac1", 8081), 90, "mac1's first worker ready again")
+    finally:
+        clients.stop()
+    print("\nOne of mac1's two LiteLLM workers killed: %d requests through the gateway, %d failed"
+          % (len([at for at, _code in clients.results if at >= killed]), len(clients.failed(killed))))
+    assert len(clients.results) > 50 and clients.failed(killed) == [], clients.failed(killed)
 
 
 def test_a_mac_whose_litellm_is_killed_is_routed_around_within_one_interval(root, addresses, gateway_url, token):
