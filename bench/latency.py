@@ -9,7 +9,8 @@ direct path (LiteLLM on 127.0.0.1:<litellm port>, with the master key) and the c
 (Traefik on 127.0.0.1:<traefik port>, with a client token) differ only by ccproxy's hops. The
 two are measured in alternating rounds on kept-alive connections, so that noise hits both alike.
 Prints one JSON object: P6 (added p50 per API), P7 (added time to first streamed byte), P8
-(throughput through Traefik / direct, 20 concurrent clients), P9 (the verifier alone, at
+(throughput through Traefik / direct, 20 concurrent clients; direct ones spread over every
+LiteLLM worker launchd runs, as Traefik spreads them), P9 (the verifier alone, at
 concurrency 1 and under an open-loop rate), each with its spread over the rounds. Every loop is
 bounded in count and time.
 """
@@ -22,6 +23,8 @@ import statistics
 import sys
 import threading
 import time
+
+from recovery import worker_labels, worker_port
 
 BODIES = {
     "/v1/chat/completions": {"model": "gpt-4", "max_tokens": 8, "messages": [{"role": "user", "content": "bench"}]},
@@ -118,18 +121,20 @@ def throughput(port, headers, path, body, clients, seconds):
     return sum(done) / (time.monotonic() - started)
 
 
-def compare_throughput(direct, via, path, body, rounds, clients, seconds):
-    """P8: the median over rounds of (through Traefik / direct) requests per second. Which side goes
-    first alternates, so that the machine's drift within a round favours neither."""
+def compare_throughput(direct, direct_ports, via, path, body, rounds, clients, seconds):
+    """P8: the median over rounds of (through Traefik / direct) requests per second, the direct
+    clients spread over every worker's port as Traefik spreads its requests. Which side goes first
+    alternates, so that the machine's drift within a round favours neither."""
     ratios, direct_rps, via_rps = [], [], []
     for index in range(rounds):
-        sides = [(direct, direct_rps), (via, via_rps)]
-        for client, rps in sides if index % 2 == 0 else sides[::-1]:
-            rps.append(throughput(client.port, client.headers, path, body, clients, seconds))
+        sides = [(direct_ports, direct.headers, direct_rps), (via.port, via.headers, via_rps)]
+        for ports, headers, rps in sides if index % 2 == 0 else sides[::-1]:
+            rps.append(throughput(ports, headers, path, body, clients, seconds))
         ratios.append(via_rps[-1] / direct_rps[-1])
     return {"ratio_median": round(statistics.median(ratios), 3), "ratio_min": round(min(ratios), 3),
             "ratio_max": round(max(ratios), 3), "direct_rps": round(statistics.median(direct_rps), 1),
-            "via_rps": round(statistics.median(via_rps), 1), "clients": clients, "seconds": seconds}
+            "via_rps": round(statistics.median(via_rps), 1), "clients": clients, "seconds": seconds,
+            "direct_ports": direct_ports}
 
 
 def open_loop(port, headers, rate, seconds, workers=16):
@@ -170,7 +175,9 @@ def open_loop(port, headers, rate, seconds, workers=16):
 
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--litellm-port", type=int, default=8081)
+    parser.add_argument("--litellm-port", type=int, default=8081, help="P6, P7: the first worker's")
+    parser.add_argument("--domain", default="gui/501", help="P8: where launchd runs LiteLLM's workers")
+    parser.add_argument("--label", default="com.visiquate.ccproxy")
     parser.add_argument("--traefik-port", type=int, default=8080)
     parser.add_argument("--auth-port", type=int, default=8082)
     parser.add_argument("--master-key-file", required=True)
@@ -218,7 +225,8 @@ def main(argv):
                                          "p99_ms": round(quantile(late, 0.99), 3),
                                          "max_ms": round(max(late), 3)}
     path = "/v1/chat/completions"
-    results["P8 " + path] = compare_throughput(direct, via, path, BODIES[path], args.rounds, args.clients,
+    ports = [worker_port(args.domain, label) for label in worker_labels(args.domain, args.label)]
+    results["P8 " + path] = compare_throughput(direct, ports, via, path, BODIES[path], args.rounds, args.clients,
                                                args.throughput_seconds)
     print(json.dumps(results, indent=2))
     return 0

@@ -349,3 +349,30 @@ def test_the_drain_file_makes_the_health_path_503_and_leaves_clients_served(stac
     finally:
         drain.unlink()
     wait_for(lambda: health() == 200, 10, "the health path to answer 200 again", interval=0.1)
+
+
+def test_with_two_workers_one_stopped_the_health_path_and_clients_are_served(stack):
+    """The role's dynamic file for two workers, the second's port closed (a worker restarting or
+    killed): the health path answers 200 every time, so a gateway keeps the Mac, and each client
+    request reaches the other worker once."""
+    original = stack.dynamic_file.read_text()
+    servers = f"http://127.0.0.1:{stack.api_port}/api/http/services/ccproxy-litellm@file"
+
+    def server_count():
+        try:
+            return len(requests.get(servers, timeout=2).json()["loadBalancer"]["servers"])
+        except (requests.ConnectionError, ValueError, KeyError):
+            return 0
+
+    stack.dynamic_file.write_text(render_template(
+        "ccproxy.yml.j2", ccproxy_litellm_workers=2, ccproxy_auth_port=stack.verifier.port,
+        ccproxy_litellm_port=stack.backend.server_address[1], ccproxy_litellm_extra_ports_from=free_port()))
+    try:
+        wait_for(lambda: server_count() == 2, 10, "Traefik to load two servers", interval=0.1)
+        health = [stack.send(path="/ccproxy/health", method="GET")[0].status for _ in range(20)]
+        assert health == [200] * 20, health
+        for _ in range(10):
+            assert_forwarded(stack, *stack.send([("x-api-key", ALICE)]), "alice")
+    finally:
+        stack.dynamic_file.write_text(original)
+    wait_for(lambda: server_count() == 1, 10, "Traefik to load one server again", interval=0.1)

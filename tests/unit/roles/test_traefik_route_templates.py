@@ -37,7 +37,9 @@ def squeeze(rule):
 
 
 def test_dynamic_file_is_the_proven_fixture():
-    rendered = render("ccproxy.yml.j2", ccproxy_traefik_manage=True)
+    # One worker, as the fixture (one server, which test_ccproxy_auth_traefik points at its
+    # backend); the servers of more are test_each_litellm_worker_is_a_server_of_the_one_service's.
+    rendered = render("ccproxy.yml.j2", ccproxy_traefik_manage=True, ccproxy_litellm_workers=1)
     assert rendered.startswith("# Ansible managed (visiquate.ccproxy.traefik_route)\n")
     mine, proven = yaml.safe_load(rendered), yaml.safe_load((FIXTURE / "ccproxy.yml").read_text())
     for config in (mine, proven):
@@ -91,6 +93,10 @@ def test_each_litellm_worker_is_a_server_of_the_one_service(workers, ports):
                                    ccproxy_litellm_extra_ports_from=9100))
     servers = config["http"]["services"]["ccproxy-litellm"]["loadBalancer"]["servers"]
     assert servers == [{"url": "http://127.0.0.1:%d" % port} for port in ports]
+    # A gateway's health check asks the next worker when it meets a stopped one; alone, none.
+    retry = config["http"]["middlewares"].get("ccproxy-health-retry")
+    assert ("ccproxy-health-retry" in config["http"]["routers"]["ccproxy-health"]["middlewares"]) == (workers > 1)
+    assert retry == (None if workers == 1 else {"retry": {"attempts": 2 * workers, "initialInterval": "10ms"}})
 
 
 def subset(small, big, path=""):
