@@ -369,9 +369,9 @@ def test_with_two_workers_one_stopped_the_health_path_and_clients_are_served(sta
         ccproxy_litellm_port=stack.backend.server_address[1], ccproxy_litellm_extra_ports_from=free_port()))
     try:
         wait_for(lambda: server_count() == 2, 10, "Traefik to load two servers", interval=0.1)
-        health = [stack.send(path="/ccproxy/health", method="GET")[0].status for _ in range(20)]
+        health = [stack.send(path="/ccproxy/health", method="GET")[0].status for _check in range(20)]
         assert health == [200] * 20, health
-        for _ in range(10):
+        for _request in range(10):
             assert_forwarded(stack, *stack.send([("x-api-key", ALICE)]), "alice")
     finally:
         stack.dynamic_file.write_text(original)
