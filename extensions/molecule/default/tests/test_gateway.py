@@ -208,7 +208,8 @@ def test_a_mac_that_loses_one_of_its_two_litellm_workers_stays_in_the_pool(root,
         clients.stop()
     print("\nOne of mac1's two LiteLLM workers killed: %d requests through the gateway, %d failed"
           % (len([at for at, _code in clients.results if at >= killed]), len(clients.failed(killed))))
-    assert len(clients.results) > 50 and clients.failed(killed) == [], clients.failed(killed)
+    # Only a request the killed worker had already taken may fail (never sent twice).
+    assert len(clients.results) > 50 and len(clients.failed(killed)) <= 1, clients.failed(killed)
 
 
 def test_a_mac_whose_litellm_is_killed_is_routed_around_within_one_interval(root, addresses, gateway_url, token):
