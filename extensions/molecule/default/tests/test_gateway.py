@@ -54,9 +54,11 @@ def on_mac(name, *argv):
 
 def ready(name, port):
     """Whether the LiteLLM worker on `port` of another test-bed Mac answers readiness."""
-    return subprocess.run([sys.executable, str(PROJECT / "tests/testbed/macs/macs.py"), "shell", name,
-                           "curl", "-sf", "http://127.0.0.1:%d/health/readiness" % port],
-                          capture_output=True, timeout=60).returncode == 0
+    try:
+        on_mac(name, "curl", "-sf", "http://127.0.0.1:%d/health/readiness" % port)
+    except subprocess.CalledProcessError:
+        return False
+    return True
 
 
 def status(root):
