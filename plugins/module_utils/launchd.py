@@ -191,18 +191,24 @@ def load_plist(path):
     try:
         with open(path, "rb") as handle:
             st = os.fstat(handle.fileno())
-            try:
-                data = plistlib.load(handle)
-            except Exception as exc:  # plistlib raises several types for bad input
-                raise LaunchdError("%s is not a valid plist (check it with plutil -lint): %s"
-                                   % (path, exc)) from exc
+            raw = handle.read()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise LaunchdError("cannot read %s: %s" % (path, exc)) from exc
+    return parse_plist(path, raw, st.st_uid, stat.S_IMODE(st.st_mode))
+
+
+def parse_plist(path, raw, uid, mode):
+    """The ``PlistFile`` of a plist's bytes (read from ``path``, or to be written there)."""
+    try:
+        data = plistlib.loads(raw)
+    except Exception as exc:  # plistlib raises several types for bad input
+        raise LaunchdError("%s is not a valid plist (check it with plutil -lint): %s"
+                           % (path, exc)) from exc
     if not isinstance(data, dict):
         raise LaunchdError("%s does not hold a dictionary at its top level" % path)
-    return PlistFile(path, data, st.st_uid, stat.S_IMODE(st.st_mode))
+    return PlistFile(path, data, uid, mode)
 
 
 # launchd.plist(5) KeepAlive keys shown as `print` semaphores (the others are not compared).

@@ -22,9 +22,11 @@ description:
     working directory, stdout/stderr paths, KeepAlive, RunAtLoad, or the plist's path), it is
     reloaded with C(bootout), a wait until launchd has dropped it, and C(bootstrap). C(kickstart)
     alone would keep running the old definition.
-  - Never writes the plist. Render it with M(ansible.builtin.template) first, and notify a
-    handler with O(state=restarted) only for changes outside the plist (the reload happens by
-    itself).
+  - Writes no plist of its own. Give the job's plist, and the files it reads, in O(files), and they
+    are ensured first, in the same module run (one round trip where M(visiquate.ccproxy.managed_files)
+    and then this module take two), and none of them is changed unless every one can be. A
+    changed plist reloads the job by itself; restart it (O(state=restarted)) only for changes
+    that neither the plist nor O(started_after) shows.
   - Acts on launchctl's exit codes, not its messages (which are shown). A job that is disabled
     in the domain, a gui domain without a GUI login, a plist with unsafe ownership or mode, and
     a job that crash-loops each fail with a message that says what to do.
@@ -32,13 +34,16 @@ description:
     exit 0 on failure), knows no domains, sleeps a fixed 5 seconds, and rewrites the plist.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - visiquate.ccproxy.managed_files
 attributes:
   check_mode:
     support: full
-    details: Runs only C(launchctl print) and C(print-disabled), and predicts C(changed) exactly.
+    details: Runs only C(launchctl print) and C(print-disabled), writes none of O(files), and predicts C(changed)
+      exactly, a reload for a plist that O(files) would change included.
   diff_mode:
     support: full
-    details: Shows the job's state, PID and enablement, and the values of drifted fields.
+    details: Shows the job's state, PID and enablement, and the values of drifted fields, after the diffs of
+      O(files) (as M(visiquate.ccproxy.managed_files) shows them).
   platform:
     platforms: darwin
 options:
@@ -144,6 +149,27 @@ EXAMPLES = r"""
     enabled: true
   become: true
 
+- name: Ensure the job's config and plist are written and launchd runs it, in one module run
+  visiquate.ccproxy.launchd_service:
+    label: com.visiquate.ccproxy
+    plist: /Users/coder/Library/LaunchAgents/com.visiquate.ccproxy.plist
+    files:
+      - path: /Users/coder/ccproxy/config.yaml
+        content: "{{ lookup('ansible.builtin.template', 'config.yaml.j2') }}"
+        owner: coder
+        group: staff
+        mode: "0644"
+      - path: /Users/coder/Library/LaunchAgents/com.visiquate.ccproxy.plist
+        content: "{{ lookup('ansible.builtin.template', 'ccproxy.plist.j2') }}"
+        owner: coder
+        group: staff
+        mode: "0644"
+        validate: /usr/bin/plutil -lint %s
+    # A new config restarts it; a new plist reloads it.
+    started_after: [/Users/coder/ccproxy/config.yaml]
+    state: running
+  become: true
+
 - name: Ensure the headless LaunchDaemon runs and survives 15 s without a crash
   visiquate.ccproxy.launchd_service:
     label: com.visiquate.ccproxy
@@ -232,6 +258,13 @@ newer_files:
   type: list
   elements: str
   sample: [/Users/coder/ccproxy/config.yaml]
+files:
+  description: One result per entry of O(files), in the same order, as M(visiquate.ccproxy.managed_files) returns them.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {path: /Users/coder/Library/LaunchAgents/com.visiquate.ccproxy.plist, state: file, changed: false}
 pids:
   description: The PIDs seen while waiting for a job that did not stay up for O(min_uptime).
   returned: when the job failed to stay up
@@ -241,9 +274,11 @@ pids:
 """
 
 import os
+import pwd
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.visiquate.ccproxy.plugins.module_utils import launchd
 from ansible_collections.visiquate.ccproxy.plugins.module_utils.launchctl import (
@@ -252,13 +287,23 @@ from ansible_collections.visiquate.ccproxy.plugins.module_utils.launchctl import
     NotRunning,
 )
 from ansible_collections.visiquate.ccproxy.plugins.module_utils.launchd import LaunchdError
+from ansible_collections.visiquate.ccproxy.plugins.module_utils.managed_files import ENTRY_OPTIONS, ensure
 
 
 def converge(module):
-    """Find the job's domain and plist, then reconcile; failures name the job."""
+    """Ensure the job's files, find its domain and plist, then reconcile; failures name the job."""
     params = module.params
     label = params["label"]
+    planned = planned_plist(params)
+    if planned and launchd.plist_job(planned.path, planned.data)["label"] != label:
+        # Caught before anything is written: the plist would never load as this job.
+        raise LaunchdError("the content given in files for %s has Label %r, not %r"
+                           % (planned.path, planned.data.get("Label"), label))
+    files, file_diffs = ensure(module, params["files"])
     disk = launchd.load_plist(params["plist"]) if params["plist"] else None
+    if planned and module.check_mode:
+        # What the job would be reloaded from: the plist files would write (owner as it would be).
+        disk = planned._replace(uid=owner_uid(params["files"], planned.path, disk), mode=disk.mode if disk else 0o644)
     domain = launchd.resolve_domain(params["domain"], params["plist"], disk and disk.uid,
                                     os.geteuid())
     identity = {"label": label, "domain": domain, "service_target": "%s/%s" % (domain, label)}
@@ -268,9 +313,35 @@ def converge(module):
             raise LaunchdError("%s has Label %r, not %r" % (disk.path, on_disk["label"], label))
         result = reconcile(module, Launchctl(module, domain, label, disk), on_disk)
     except LaunchdError as exc:
-        exc.details = dict(identity, **exc.details)
+        exc.details = dict(identity, files=files, **exc.details)
         raise
+    result["files"] = files
+    if any(entry["changed"] for entry in files):
+        result["changed"] = True
+    if module._diff and file_diffs:
+        result["diff"] = file_diffs + [result["diff"]]
     return dict(identity, **result)
+
+
+def planned_plist(params):
+    """The ``PlistFile`` that O(files) gives for O(plist), or ``None``."""
+    for entry in params["files"]:
+        if params["plist"] and entry["path"] == params["plist"] and entry["state"] == "file" \
+                and entry["content"] is not None:
+            return launchd.parse_plist(entry["path"], to_bytes(entry["content"], errors="surrogate_or_strict"),
+                                       None, None)
+    return None
+
+
+def owner_uid(entries, path, disk):
+    """The uid that will own ``path``: its entry's owner, else the file's, else ``None``."""
+    owner = next((entry["owner"] for entry in entries if entry["path"] == path), None)
+    if owner:
+        try:
+            return int(owner) if owner.isdigit() else pwd.getpwnam(owner).pw_uid
+        except KeyError:
+            pass  # a user not created yet: as if no owner was given
+    return disk.uid if disk else None
 
 
 def reconcile(module, launchctl, on_disk):
@@ -366,6 +437,7 @@ def main():
             timeout=dict(type="int", default=30),
             min_uptime=dict(type="int", default=0),
             started_after=dict(type="list", elements="path", default=[]),
+            files=dict(type="list", elements="dict", default=[], options=ENTRY_OPTIONS),
         ),
         required_one_of=[("state", "enabled")],
         supports_check_mode=True,

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from ansible_collections.visiquate.ccproxy.tests.unit.plugins.modules.uthelper i
 )
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "launchd"
+# The real reader, for the test that writes its plist to a temporary directory.
+LOAD_PLIST = launchd.load_plist
 
 # The Mac's files the cases name: path -> (fixture file, owner uid, mode). Owner and mode are
 # part of what the module decides on (domain auto, exit 122), so they come from this table
@@ -58,3 +61,41 @@ def mac_files(monkeypatch):
 
 
 UTHelper.from_module(launchd_service, __name__, mocks=[RunCommandMock, HttpMock, ClockMock])
+
+
+class FilesFirst(RunCommandMock):
+    """launchctl as in the cases above; and at ``bootstrap``, the plist must already be on disk as given."""
+
+    content = None
+
+    def answer(self, module, argv, kwargs):
+        if argv[1:2] == ["bootstrap"]:
+            assert Path(argv[-1]).read_text() == self.content, "launchd was asked before its plist was written"
+        return super().answer(module, argv, kwargs)
+
+
+def test_files_are_written_before_launchd_is_asked(tmp_path, monkeypatch):
+    monkeypatch.setattr(launchd, "load_plist", LOAD_PLIST)
+    plist, config = tmp_path / "com.visiquate.ccproxy.plist", tmp_path / "ccproxy" / "config.yaml"
+    FilesFirst.content = (FIXTURES / "ccproxy-agent.plist").read_text()
+    target = ["gui/501", "gui/501/com.visiquate.ccproxy"]
+    calls = [
+        {"command": ["/testbin/launchctl", "print", target[1]], "rc": 113},
+        {"command": ["/testbin/launchctl", "print-disabled", target[0]]},
+        {"command": ["/testbin/launchctl", "bootstrap", target[0], str(plist)]},
+        {"command": ["/testbin/launchctl", "kickstart", target[1]]},
+        {"command": ["/testbin/launchctl", "print", target[1]], "out_file": "launchd/print-ccproxy-running.txt"},
+    ]
+    files = [{"path": str(config.parent), "state": "directory", "mode": "0700"},
+             {"path": str(config), "content": "model_list: []\n", "mode": "0600"},
+             {"path": str(plist), "content": FilesFirst.content, "mode": "0644"}]
+    helper = UTHelper(launchd_service, {"test_cases": [{
+        "id": "files_then_launchd",
+        "input": {"label": "com.visiquate.ccproxy", "plist": str(plist), "domain": "gui/501", "state": "running",
+                  "files": files},
+        "output": {"changed": True, "state": "running", "pid": 4242,
+                   "files": [{"path": f["path"], "state": f.get("state", "file"), "changed": True} for f in files]},
+        "mocks": {"run_command": calls},
+    }]}, mocks=[FilesFirst, ClockMock])
+    helper.run(helper.cases[0])
+    assert config.read_text() == "model_list: []\n" and stat.S_IMODE(config.stat().st_mode) == 0o600

@@ -17,6 +17,7 @@ from contextlib import redirect_stdout
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.visiquate.ccproxy.plugins.module_utils import managed_files as managed_files_utils
 from ansible_collections.visiquate.ccproxy.plugins.modules import managed_files
 
 # (wanted state, what is there, its content) -> plan
@@ -47,9 +48,9 @@ def test_plan_without_force_writes_only_a_missing_file(kind, old, expected):
     entry = {"path": "/x", "state": "file", "content": "new\n", "force": False}
     if expected is ValueError:
         with pytest.raises(ValueError, match="/x exists and is not a regular file"):
-            managed_files.plan(entry, kind, old)
+            managed_files_utils.plan(entry, kind, old)
     else:
-        assert managed_files.plan(entry, kind, old) == expected
+        assert managed_files_utils.plan(entry, kind, old) == expected
 
 
 @pytest.mark.parametrize("state, kind, old, expected", PLANS)
@@ -57,9 +58,9 @@ def test_plan(state, kind, old, expected):
     entry = {"path": "/x", "state": state, "content": "same\n"}
     if expected is ValueError:
         with pytest.raises(ValueError, match="/x exists and is not"):
-            managed_files.plan(entry, kind, old)
+            managed_files_utils.plan(entry, kind, old)
     else:
-        assert managed_files.plan(entry, kind, old) == expected
+        assert managed_files_utils.plan(entry, kind, old) == expected
 
 
 USER = pwd.getpwuid(os.getuid()).pw_name
@@ -250,8 +251,8 @@ def test_missing_parents_get_the_directorys_owner_and_mode(tmp_path):
     ("/a/b", ["/", "/a", "/a/b"], []),
 ])
 def test_missing_directories(monkeypatch, path, existing, expected):
-    monkeypatch.setattr(managed_files.os.path, "lexists", lambda p: p in existing)
-    assert managed_files.missing_directories(path) == expected
+    monkeypatch.setattr(managed_files_utils.os.path, "lexists", lambda p: p in existing)
+    assert managed_files_utils.missing_directories(path) == expected
 
 
 def test_a_validate_command_without_the_file_fails_before_any_change(tmp_path):
