@@ -294,51 +294,55 @@ def converge(module):
     """Ensure the job's files, find its domain and plist, then reconcile; failures name the job."""
     params = module.params
     label = params["label"]
-    planned = planned_plist(params)
-    if planned and launchd.plist_job(planned.path, planned.data)["label"] != label:
-        # Caught before anything is written: the plist would never load as this job.
-        raise LaunchdError("the content given in files for %s has Label %r, not %r"
-                           % (planned.path, planned.data.get("Label"), label))
+    entry, planned = planned_plist(params)
+    if planned:
+        # Checked before anything is written: the plist would never load as this job.
+        checked_job(planned, label, "the content given in files for %s" % planned.path)
     files, file_diffs = ensure(module, params["files"])
     disk = launchd.load_plist(params["plist"]) if params["plist"] else None
     if planned and module.check_mode:
         # What the job would be reloaded from: the plist files would write (owner as it would be).
-        disk = planned._replace(uid=owner_uid(params["files"], planned.path, disk), mode=disk.mode if disk else 0o644)
+        disk = planned._replace(uid=owner_uid(entry, disk), mode=disk.mode if disk else 0o644)
     domain = launchd.resolve_domain(params["domain"], params["plist"], disk and disk.uid,
                                     os.geteuid())
     identity = {"label": label, "domain": domain, "service_target": "%s/%s" % (domain, label)}
     try:
-        on_disk = launchd.plist_job(disk.path, disk.data) if disk else None
-        if on_disk and on_disk["label"] != label:
-            raise LaunchdError("%s has Label %r, not %r" % (disk.path, on_disk["label"], label))
+        on_disk = checked_job(disk, label, disk.path) if disk else None
         result = reconcile(module, Launchctl(module, domain, label, disk), on_disk)
     except LaunchdError as exc:
         exc.details = dict(identity, files=files, **exc.details)
         raise
     result["files"] = files
-    if any(entry["changed"] for entry in files):
+    if any(item["changed"] for item in files):
         result["changed"] = True
     if module._diff and file_diffs:
         result["diff"] = file_diffs + [result["diff"]]
     return dict(identity, **result)
 
 
+def checked_job(plist, label, source):
+    """The job a ``PlistFile`` describes; fails unless its Label is ``label``."""
+    job = launchd.plist_job(plist.path, plist.data)
+    if job["label"] != label:
+        raise LaunchdError("%s has Label %r, not %r" % (source, job["label"], label))
+    return job
+
+
 def planned_plist(params):
-    """The ``PlistFile`` that O(files) gives for O(plist), or ``None``."""
+    """The entry of O(files) that writes O(plist) and the ``PlistFile`` it gives, or ``(None, None)``."""
     for entry in params["files"]:
         if params["plist"] and entry["path"] == params["plist"] and entry["state"] == "file" \
                 and entry["content"] is not None:
-            return launchd.parse_plist(entry["path"], to_bytes(entry["content"], errors="surrogate_or_strict"),
-                                       None, None)
-    return None
+            return entry, launchd.parse_plist(entry["path"], to_bytes(entry["content"], errors="surrogate_or_strict"),
+                                              None, None)
+    return None, None
 
 
-def owner_uid(entries, path, disk):
-    """The uid that will own ``path``: its entry's owner, else the file's, else ``None``."""
-    owner = next((entry["owner"] for entry in entries if entry["path"] == path), None)
-    if owner:
+def owner_uid(entry, disk):
+    """The uid that will own the plist: its entry's owner, else the file's, else ``None``."""
+    if entry["owner"]:
         try:
-            return int(owner) if owner.isdigit() else pwd.getpwnam(owner).pw_uid
+            return int(entry["owner"]) if entry["owner"].isdigit() else pwd.getpwnam(entry["owner"]).pw_uid
         except KeyError:
             pass  # a user not created yet: as if no owner was given
     return disk.uid if disk else None
