@@ -65,12 +65,12 @@ results.update(json.load(open(".cache/bench/restart-kill.json")))
 results.update(json.load(open(".cache/bench/first.json")))
 results.update(json.load(open(".cache/bench/workers.json")))
 results.update(json.load(open(".cache/bench/config-change.json")))
-rss = {"LiteLLM": 0, "verifier": 0, "Traefik": 0}
+rss = {"LiteLLM": 0, "verifier": 0, "Traefik": 0, "Traefik's launcher": 0}
 for line in open(".cache/bench/ps.txt"):
     kb, _, args = line.strip().partition(" ")
-    # The verifier runs on the LiteLLM venv's python: look for it first.
-    kind = ("verifier" if "ccproxy_auth.py" in args else "Traefik" if "/bin/traefik" in args
-            else "LiteLLM" if root + "/venv" in args else None)
+    # The verifier runs on the LiteLLM venv's python, the launcher names Traefik: look for them first.
+    kind = ("verifier" if "ccproxy_auth.py" in args else "Traefik's launcher" if "ccproxy_traefik.py" in args
+            else "Traefik" if "/bin/traefik" in args else "LiteLLM" if root + "/venv" in args else None)
     if kind:
         rss[kind] += int(kb)
 results["P13 RSS after load (MB)"] = {kind: round(kb / 1024, 1) for kind, kb in rss.items()}

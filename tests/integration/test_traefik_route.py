@@ -186,19 +186,30 @@ def test_logs_name_clients_and_hold_no_token():
         assert secret not in log
 
 
-def test_traefik_reopens_its_logs_on_the_signal_newsyslog_sends():
-    # newsyslog renames the log, then signals the PID in logs/traefik.pid (layout's entry).
-    pid = str(job_pid(TRAEFIK_JOB))
-    assert on_mac("cat", ROOT + "/logs/traefik.pid") == (0, pid)
-    log = ROOT + "/logs/traefik-access.log"
-    assert on_mac("mv", log, log + ".0")[0] == 0
-    assert on_mac("kill", "-USR1", pid)[0] == 0
+def test_both_traefik_logs_are_reopened_after_newsyslog_renames_them():
+    # newsyslog renames a full log and signals no one (layout's entries): Traefik's launcher sends
+    # Traefik SIGUSR1 once it sees the access log renamed, and writes Traefik's own log (the line
+    # Traefik logs for that signal) to a new file. No PID file for root to trust.
+    logs = ROOT + "/logs/"
+    assert on_mac("test", "-e", logs + "traefik.pid")[0] != 0
+    launcher = job_pid(TRAEFIK_JOB)
+    for name in ("traefik.log", "traefik-access.log"):
+        assert on_mac("mv", logs + name, logs + name + ".0")[0] == 0
     start = time.monotonic()
-    while on_mac("test", "-s", log)[0] != 0:
-        assert time.monotonic() - start < 10, "Traefik did not reopen its access log after SIGUSR1"
+    while on_mac("grep", "-q", "re-opening log files", logs + "traefik.log")[0] != 0 \
+            or on_mac("test", "-s", logs + "traefik-access.log")[0] != 0:
+        assert time.monotonic() - start < 10, "Traefik's logs were not reopened 10 s after newsyslog renamed them"
         assert get("/v1/models", TOKENS["alice"]).status_code == 200
         time.sleep(0.2)
-    assert on_mac("stat", "-c", "%U", log) == (0, "coder")
+    renamed = on_mac("stat", "-c", "%s", logs + "traefik.log.0", logs + "traefik-access.log.0")
+    for _ in range(3):
+        assert get("/v1/models", TOKENS["alice"]).status_code == 200
+    assert on_mac("stat", "-c", "%s", logs + "traefik.log.0", logs + "traefik-access.log.0") == renamed
+    assert '"RequestPath":"/v1/models"' in on_mac("tail", "-n", "1", logs + "traefik-access.log")[1]
+    # The logs directory is the service user's alone (0700); the launcher's file is 0600 too.
+    assert on_mac("stat", "-c", "%U %a", logs + "traefik.log") == (0, "coder 600")
+    assert on_mac("stat", "-c", "%U", logs + "traefik-access.log") == (0, "coder")
+    assert job_pid(TRAEFIK_JOB) == launcher  # nothing restarted
 
 
 def test_a_revoked_token_is_refused_without_restarting_the_verifier():

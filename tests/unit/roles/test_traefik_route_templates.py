@@ -115,7 +115,8 @@ def test_static_config_is_the_proven_fixture_plus_the_logs():
     proven = yaml.safe_load((FIXTURE / "traefik.yml").read_text())
     proven["providers"]["file"]["directory"] = "/Users/coder/ccproxy/traefik/dynamic"
     subset(proven, config)
-    assert config["log"]["filePath"] == "/Users/coder/ccproxy/logs/traefik.log"
+    # Traefik's own log goes to stdout, for the launcher to write (it would not reopen a file).
+    assert "filePath" not in config["log"] and config["log"]["noColor"] is True
     assert config["accessLog"]["filePath"] == "/Users/coder/ccproxy/logs/traefik-access.log"
     assert config["accessLog"]["fields"]["headers"]["defaultMode"] == "drop"
 

@@ -93,7 +93,7 @@ def test_only_traefik_listens_beyond_127_0_0_1(root):
     ("auth/tokens.json", "root", 0o644),
     ("bin/with-master-key", "root", 0o755),
     ("bin/ccproxy_auth.py", "root", 0o644),
-    ("bin/with-pidfile", "root", 0o755),
+    ("bin/ccproxy_traefik.py", "root", 0o644),
     ("traefik/traefik.yml", "root", 0o644),
     ("traefik/dynamic/ccproxy.yml", "root", 0o644),
     ("logs", "coder", 0o700),
@@ -114,18 +114,20 @@ def test_the_venv_is_root_s_and_read_only_to_others(root):
 
 
 def test_logs_are_written_and_rotated_by_newsyslog(root):
-    for log in ("litellm.log", "auth.log", "traefik-access.log"):
+    for log in ("litellm.log", "auth.log", "traefik.log", "traefik-access.log"):
         assert root.file("%s/logs/%s" % (ROOT, log)).size > 0, log
     conf = root.file("/etc/newsyslog.d/ccproxy.conf")
     assert conf.user == "root" and conf.mode == 0o644
-    # logfilename owner:group mode count size when flags [pid_file signal]: the flags say who reopens it
+    # logfilename owner:group mode count size when flags: N everywhere, root signals no PID a
+    # service user could have written; J where the writer reopens at its next line.
     entries = {line.split()[0]: line.split()[1:] for line in conf.content_string.splitlines()
                if line and not line.startswith("#")}
     logs = ROOT + "/logs/"
     assert entries[logs + "litellm.log"] == ["coder:staff", "600", "7", "10240", "*", "JN"]
-    assert entries[logs + "traefik-access.log"][5:] == ["J", logs + "traefik.pid", "30"]
-    for launchd_file in ("stderr.log", "auth.launchd.log", "traefik.launchd.log"):  # launchd reopens them
-        assert entries[logs + launchd_file][5:] == ["N"], launchd_file
+    assert entries[logs + "traefik.log"][5:] == ["JN"]
+    for later in ("traefik-access.log", "stderr.log", "auth.launchd.log", "traefik.launchd.log"):
+        assert entries[logs + later][5:] == ["N"], later
+    assert not root.file(logs + "traefik.pid").exists
 
 
 def test_the_master_key_is_in_no_plist_config_or_process_arguments(root):
