@@ -14,8 +14,8 @@ child, as the same user, and no one else signals it:
   than it did the last time, or none, Traefik gets SIGUSR1 and reopens it (see look()).
 
 SIGTERM, SIGINT, SIGHUP and SIGUSR1 sent to the launcher are passed on to Traefik. The launcher
-exits when Traefik does, with its exit status (128 + N after signal N), so launchd sees Traefik's
-end. A log it cannot write is reported on stderr and never stops Traefik.
+ends when Traefik does, as Traefik did: with its exit status, or by the signal that killed it, so
+launchd sees Traefik's end. A log it cannot write is reported on stderr and never stops Traefik.
 Standard library only, Python 3.9+.
 
 Usage: ccproxy_traefik.py --log PATH --access-log PATH [--interval SECONDS] -- TRAEFIK [ARG...]
@@ -100,12 +100,8 @@ class LogFile:
                 self.fd = None
 
 
-def exit_status(returncode):
-    """A shell's exit status for a child's Popen returncode (-N: killed by signal N)."""
-    return 128 - returncode if returncode < 0 else returncode
-
-
 def run(log_path, access_log, interval, command):
+    """Traefik's returncode, as Popen gives it (-N: killed by signal N)."""
     log = LogFile(log_path)
     child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     for signum in FORWARDED:
@@ -127,7 +123,7 @@ def run(log_path, access_log, interval, command):
                 child.send_signal(signal.SIGUSR1)
             seen = now
             next_look = time.monotonic() + interval
-    return exit_status(child.wait())
+    return child.wait()
 
 
 def main(argv=None):
@@ -143,5 +139,15 @@ def main(argv=None):
     return run(args.log, args.access_log, args.interval, command)
 
 
+def end_as(returncode):
+    """Exit as a process that ended with this returncode did (-N: by signal N, which launchd
+    reports as the job's terminating signal)."""
+    if returncode < 0:
+        if -returncode not in (signal.SIGKILL, signal.SIGSTOP):  # which have no handler to reset
+            signal.signal(-returncode, signal.SIG_DFL)
+        os.kill(os.getpid(), -returncode)
+    sys.exit(returncode if returncode >= 0 else 128 - returncode)  # a signal that does not end it
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    end_as(main())

@@ -43,11 +43,6 @@ def test_look(seen, now, awaiting, decision):
     assert load().look(seen, now, awaiting) == decision
 
 
-@pytest.mark.parametrize("returncode, status", [(0, 0), (1, 1), (-15, 143), (-9, 137)])
-def test_exit_status_is_a_shell_s(returncode, status):
-    assert load().exit_status(returncode) == status
-
-
 def test_log_file_follows_its_name_and_is_the_user_s_alone(tmp_path):
     log = load().LogFile(str(tmp_path / "traefik.log"))
     log.write(b"one\n")
@@ -170,6 +165,25 @@ def test_sigterm_stops_traefik_and_the_launcher_exits_as_it_did(launched):
     assert b"Shutting down" in launched.log.read_bytes()  # its last lines still reached the log
 
 
-def test_traefik_killed_ends_the_launcher_with_its_signal(launched):
+def test_traefik_killed_ends_the_launcher_by_the_same_signal(launched):
     os.kill(launched.traefik_pid(), signal.SIGKILL)
-    assert launched.process.wait(timeout=10) == 128 + signal.SIGKILL  # launchd starts the job again
+    # launchd reports the job's terminating signal, as when Traefik was the job, and starts it again.
+    assert launched.process.wait(timeout=10) == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR2])
+def test_end_as_dies_by_a_signal_the_launcher_handles_too(signum):
+    # SIGTERM: forwarded to Traefik while it ran; SIGUSR2: not handled at all.
+    script = ("import signal, runpy; module = runpy.run_path(%r); "
+              "signal.signal(signal.SIGTERM, lambda *_: None); module['end_as'](-%d)" % (str(SCRIPT), signum))
+    assert subprocess.run([sys.executable, "-c", script], timeout=30, check=False).returncode == -signum
+
+
+def test_end_as_exits_with_an_exit_status():
+    script = "import runpy; runpy.run_path(%r)['end_as'](3)" % str(SCRIPT)
+    assert subprocess.run([sys.executable, "-c", script], timeout=30, check=False).returncode == 3
+
+
+def test_traefik_s_exit_status_is_the_launcher_s(launched):
+    os.kill(launched.traefik_pid(), signal.SIGINT)  # Traefik stops gracefully, exit 0
+    assert launched.process.wait(timeout=15) == 0
