@@ -10,11 +10,14 @@ says which Mac answered. The tests prove what the gateway promises: spread by we
 fails its health check or refuses connections routed around, no retry once a Mac has begun to
 answer, a client address kept on its Mac (hrw), the client's token passed through unchanged.
 """
+import datetime
 import http.client
 import json
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter, namedtuple
@@ -27,6 +30,7 @@ import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 from ansible_collections.visiquate.ccproxy.tests.unit.processes import free_port, stop_process, wait_for
+from ansible_collections.visiquate.ccproxy.plugins.plugin_utils import tls
 from ansible_collections.visiquate.ccproxy.tests.unit.roles.templating import with_filters
 from ansible_collections.visiquate.ccproxy.tests.unit.roles.auth_harness import traefik_binary  # noqa: F401  pylint: disable=unused-import
 
@@ -44,12 +48,21 @@ class Mac(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, name, port=0, models=None):
+    def __init__(self, name, port=0, models=None, tls=None):
+        """tls: (certificate PEM, key PEM) to serve over TLS, as a Mac with ccproxy_traefik_tls."""
         self.name, self.healthy, self.mode, self.models = name, True, "answer", models
         self.seen = []  # (path, Authorization, X-Api-Key) of each client request, health checks apart
         super().__init__(("127.0.0.1", port), MacHandler)
         self.port = self.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.cert = tls[0] if tls else None
+        if tls:
+            with tempfile.TemporaryDirectory() as tmp:
+                Path(tmp, "mac.crt").write_text(tls[0])
+                Path(tmp, "mac.key").write_text(tls[1])
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain(Path(tmp, "mac.crt"), Path(tmp, "mac.key"))
+            self.socket = context.wrap_socket(self.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
 
@@ -120,16 +133,20 @@ class MacHandler(BaseHTTPRequestHandler):
         pass
 
 
-def templar(macs, **overrides):
+def templar(macs, member_vars=None, **overrides):
     """Ansible's templar with the roles' defaults and vars, for these Macs
-    ({name: (url, weight, models or None)}) as the inventory's ccproxy_hosts."""
+    ({name: (url, weight, models or None)}) as the inventory's ccproxy_hosts; member_vars:
+    more of their host variables ({name: {...}}; a url None leaves ccproxy_gateway_url unset)."""
     loader = DataLoader()
     variables = {}
     for path in ("traefik_route/defaults", "traefik_route/vars", "gateway/defaults", "gateway/vars"):
         variables.update(loader.load_from_file(str(REPO / "roles" / path / "main.yml"), trusted_as_template=True))
     hostvars = {}
     for name, (url, weight, models) in macs.items():
-        hostvars[name] = {"inventory_hostname": name, "ccproxy_gateway_url": url, "ccproxy_gateway_weight": weight}
+        hostvars[name] = {"inventory_hostname": name, "ccproxy_gateway_url": url, "ccproxy_gateway_weight": weight,
+                          **(member_vars or {}).get(name, {})}
+        if url is None:
+            del hostvars[name]["ccproxy_gateway_url"]
         if models is not None:
             hostvars[name]["ccproxy_models"] = [{"name": model, "model": "llama3.2:3b"} for model in models]
     variables.update({"ansible_managed": "Ansible managed", "playbook_dir": "/work/inventory",
@@ -139,11 +156,11 @@ def templar(macs, **overrides):
     return Templar(loader=loader, variables=with_filters(variables))
 
 
-def render_gateway(macs, **overrides):
+def render_gateway(macs, member_vars=None, **overrides):
     """gateway.yml.j2 for these Macs ({name: (url, weight)} or (url, weight, models))."""
     macs = {name: (tuple(mac) + (None,))[:3] for name, mac in macs.items()}
     source = (REPO / "roles/traefik_route/templates/gateway.yml.j2").read_text()
-    return templar(macs, **overrides).template(trust_as_template(source))
+    return templar(macs, member_vars, **overrides).template(trust_as_template(source))
 
 
 class Gateway:
@@ -168,19 +185,25 @@ class Gateway:
         """Render the files for these Macs ({Mac: weight}) as the roles would, run the pool
         classifier when they serve different models, and wait until Traefik reports every server."""
         inventory = {mac.name: (mac.url, weight, mac.models) for mac, weight in macs.items()}
+        member_vars = {mac.name: {"ccproxy_traefik_tls": True, "ccproxy_traefik_tls_cert": mac.cert}
+                       for mac in macs if mac.cert}
+        member_vars.update(overrides.pop("member_vars", {}))
+        wanted_up = overrides.pop("wanted_up", None)
         self.stop_pool()
-        variables = templar(inventory, **{"ccproxy_traefik_port": self.web_port, **overrides})
+        variables = templar(inventory, member_vars, **{"ccproxy_traefik_port": self.web_port, **overrides})
         if variables.template(trust_as_template("{{ _ccproxy_gateway.pools | length }}")) != 0:
             self.start_pool(variables.template(trust_as_template("{{ _ccproxy_pool_document | to_json }}")))
         overrides = {"ccproxy_traefik_port": self.web_port, "ccproxy_gateway_pool_port": self.pool_port, **overrides}
-        variables = templar(inventory, **overrides)
+        variables = templar(inventory, member_vars, **overrides)
         text = variables.template(trust_as_template((REPO / "roles/traefik_route/templates/gateway.yml.j2").read_text()))
         tmp = self.dynamic / "gateway.yml.tmp"
         tmp.write_text(text)
         tmp.rename(self.dynamic / "gateway.yml")
         wanted = {mac.url for mac, weight in macs.items() if weight > 0}
-        wait_for(lambda: set(self.status()) == wanted and all(s == "UP" for s in self.status().values()),
-                 20, f"the gateway to report {sorted(wanted)} up")
+        up = wanted if wanted_up is None else {mac.url for mac in wanted_up}
+        wait_for(lambda: set(self.status()) == wanted
+                 and {url for url, state in self.status().items() if state == "UP"} == up,
+                 20, f"the gateway to report {sorted(up)} up of {sorted(wanted)}")
 
     def start_pool(self, pools):
         """The classifier on a free port: another process (a test beside this one) may take the
@@ -482,3 +505,45 @@ def test_a_model_whose_only_mac_is_down_is_not_sent_elsewhere(gateway, fleet):
     assert {reply.status for reply in gateway.many(4, model="gpt-4o")} == {503}
     assert [len(mac.seen) for mac in fleet] == before
     assert {reply.mac for reply in gateway.many(4, model="gpt-4")} == {"mac1", "mac3"}
+
+
+# Macs serving over TLS (ccproxy_traefik_tls): the gateway reaches them over https and trusts
+# exactly the certificate each serves, not the system's CAs and not another certificate.
+def self_signed(*names):
+    return tls.make(list(names), 30, datetime.datetime.now(datetime.timezone.utc))
+
+
+def test_a_tls_mac_is_reached_over_https_with_its_certificate_pinned(tmp_path):
+    cert = self_signed("mac1.example.internal", "198.18.0.11")[0]
+    (tmp_path / "tls").mkdir()
+    (tmp_path / "tls" / "mac2.crt").write_text(cert.replace("MII", "MIJ"))  # mac2's self-signed one
+    members = {"mac1": {"ccproxy_traefik_tls": True, "ccproxy_traefik_tls_cert": cert, "ansible_host": "198.18.0.11"},
+               "mac2": {"ccproxy_traefik_tls": True, "ansible_host": "198.18.0.12", "ccproxy_traefik_port": 8443},
+               "mac3": {"ansible_host": "198.18.0.13"}}
+    config = yaml.safe_load(render_gateway({"mac1": (None, 1), "mac2": (None, 1), "mac3": (None, 1)}, members,
+                                           ccproxy_secrets_dir=str(tmp_path)))
+    servers = config["http"]["services"]["ccproxy-fleet"]["loadBalancer"]["servers"]
+    assert [server["url"] for server in servers] == ["https://198.18.0.11:8080", "https://198.18.0.12:8443",
+                                                     "http://198.18.0.13:8080"]
+    assert config["http"]["serversTransports"]["ccproxy-gateway"]["rootCAs"] == [cert, cert.replace("MII", "MIJ")]
+    missing = templar({"mac1": (None, 1, None)}, {"mac1": {"ccproxy_traefik_tls": True}},
+                      ccproxy_secrets_dir=str(tmp_path / "none"))
+    assert missing.template(trust_as_template("{{ _ccproxy_gateway_tls_missing }}")) == ["mac1"]
+    plain = yaml.safe_load(render_gateway({"mac3": (None, 1)}, {"mac3": {"ansible_host": "198.18.0.13"}}))
+    assert "rootCAs" not in plain["http"]["serversTransports"]["ccproxy-gateway"]
+
+
+def test_through_the_gateway_to_tls_macs_only_the_pinned_certificate_is_trusted(gateway):
+    trusted, other = Mac("mac1", tls=self_signed("127.0.0.1")), Mac("mac2", tls=self_signed("127.0.0.1"))
+    try:
+        # mac2 serves another certificate for the same address than the one the inventory gives.
+        gateway.load({trusted: 1, other: 1}, member_vars={"mac2": {"ccproxy_traefik_tls": True,
+                                                                   "ccproxy_traefik_tls_cert": trusted.cert}},
+                     wanted_up={trusted})
+        results = gateway.many(10)
+        assert [(reply.status, reply.mac) for reply in results] == [(200, "mac1")] * 10, results
+        assert other.seen == [] and len(trusted.seen) == 10
+        assert trusted.url.startswith("https://")
+    finally:
+        trusted.stop()
+        other.stop()
