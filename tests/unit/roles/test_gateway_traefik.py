@@ -514,10 +514,12 @@ def self_signed(*names):
 
 
 def test_a_tls_mac_is_reached_over_https_with_its_certificate_pinned(tmp_path):
-    cert = self_signed("mac1.example.internal", "198.18.0.11")[0]
+    cert, intermediate = self_signed("mac1.example.internal", "198.18.0.11")[0], self_signed("ca.example")[0]
     (tmp_path / "tls").mkdir()
     (tmp_path / "tls" / "mac2.crt").write_text(cert.replace("MII", "MIJ"))  # mac2's self-signed one
-    members = {"mac1": {"ccproxy_traefik_tls": True, "ccproxy_traefik_tls_cert": cert, "ansible_host": "198.18.0.11"},
+    # mac1's own certificate with its chain: only the first is pinned, not what the CA after it signs.
+    members = {"mac1": {"ccproxy_traefik_tls": True, "ccproxy_traefik_tls_cert": cert + intermediate,
+                        "ansible_host": "198.18.0.11"},
                "mac2": {"ccproxy_traefik_tls": True, "ansible_host": "198.18.0.12", "ccproxy_traefik_port": 8443},
                "mac3": {"ansible_host": "198.18.0.13"}}
     config = yaml.safe_load(render_gateway({"mac1": (None, 1), "mac2": (None, 1), "mac3": (None, 1)}, members,
@@ -525,12 +527,20 @@ def test_a_tls_mac_is_reached_over_https_with_its_certificate_pinned(tmp_path):
     servers = config["http"]["services"]["ccproxy-fleet"]["loadBalancer"]["servers"]
     assert [server["url"] for server in servers] == ["https://198.18.0.11:8080", "https://198.18.0.12:8443",
                                                      "http://198.18.0.13:8080"]
-    assert config["http"]["serversTransports"]["ccproxy-gateway"]["rootCAs"] == [cert, cert.replace("MII", "MIJ")]
+    pinned = config["http"]["serversTransports"]["ccproxy-gateway"]["rootCAs"]
+    assert [pem.strip() for pem in pinned] == [cert.strip(), cert.replace("MII", "MIJ").strip()]
     missing = templar({"mac1": (None, 1, None)}, {"mac1": {"ccproxy_traefik_tls": True}},
                       ccproxy_secrets_dir=str(tmp_path / "none"))
     assert missing.template(trust_as_template("{{ _ccproxy_gateway_tls_missing }}")) == ["mac1"]
     plain = yaml.safe_load(render_gateway({"mac3": (None, 1)}, {"mac3": {"ansible_host": "198.18.0.13"}}))
     assert "rootCAs" not in plain["http"]["serversTransports"]["ccproxy-gateway"]
+
+
+@pytest.mark.parametrize("url, refused", [("http://198.18.0.11:8080", ["mac1"]), ("https://mac1.example:8443", []),
+                                          (None, [])])
+def test_a_tls_mac_given_an_http_url_is_refused_before_any_change(url, refused):
+    variables = templar({"mac1": (url, 1, None)}, {"mac1": {"ccproxy_traefik_tls": True, "ansible_host": "198.18.0.11"}})
+    assert variables.template(trust_as_template("{{ _ccproxy_gateway_tls_plain }}")) == refused
 
 
 def test_through_the_gateway_to_tls_macs_only_the_pinned_certificate_is_trusted(gateway):

@@ -23,12 +23,16 @@ TOKENS = {"alice": "ccp-" + "a" * 40, "bob": "ccp-" + "b" * 40}
 
 
 def render(template, **overrides):
+    return render_text((ROLE / "templates" / template).read_text(), **overrides)
+
+
+def render_text(source, **overrides):
+    """`source` templated with the role's defaults and vars, and these overrides."""
     loader = DataLoader()
     variables = {**loader.load_from_file(str(ROLE / "defaults/main.yml"), trusted_as_template=True),
                  **loader.load_from_file(str(ROLE / "vars/main.yml"), trusted_as_template=True),
                  "ansible_managed": "Ansible managed", "playbook_dir": "/work/inventory", **overrides}
     with_filters(variables)
-    source = (ROLE / "templates" / template).read_text()
     return Templar(loader=loader, variables=variables).template(trust_as_template(source))
 
 
@@ -207,3 +211,26 @@ def test_the_client_url_and_the_self_signed_certificate_s_names(overrides, url, 
     assert templar.template(trust_as_template("{{ _ccproxy_client_url }}")) == url
     if names:
         assert templar.template(trust_as_template("{{ _ccproxy_traefik_tls_names }}")) == names
+
+
+HTTP, HTTPS = "http://198.18.0.11:8080", "https://198.18.0.11:8080"
+
+
+# A roll-out through gateways (drain.yml): the URL each gateway lists the Mac under, and whether it
+# can take the Mac back before its own play (a new certificate to pin, or a new URL: it cannot).
+@pytest.mark.parametrize("tls, listed, cert_changed, listing, later", [
+    (False, {HTTP: "UP"}, False, [{"gateway": "gw1", "url": HTTP}], False),
+    (True, {HTTPS: "UP"}, False, [{"gateway": "gw1", "url": HTTPS}], False),
+    (True, {HTTP: "UP"}, False, [{"gateway": "gw1", "url": HTTP}], True),  # switched to TLS in this run
+    (False, {HTTPS: "UP"}, False, [{"gateway": "gw1", "url": HTTPS}], True),  # and back
+    (True, {HTTPS: "UP"}, True, [{"gateway": "gw1", "url": HTTPS}], True),  # a new certificate
+    (False, {"http://198.18.0.12:8080": "UP"}, False, [], False),  # another Mac's gateway
+], ids=["http", "https", "to tls", "from tls", "new certificate", "not listed"])
+def test_a_roll_out_finds_the_mac_in_each_gateway_s_pool(tls, listed, cert_changed, listing, later):
+    pools = {"results": [{"item": "gw1", "json": {"serverStatus": listed}}, {"item": "gw2", "skipped": True}]}
+    facts = {"inventory_hostname": "mac1", "ansible_host": "198.18.0.11", "ccproxy_traefik_tls": tls,
+             "__ccproxy_traefik_gateway_pools": pools}
+    if tls:
+        facts["__ccproxy_traefik_tls_cert"] = {"changed": cert_changed}
+    assert json.loads(render_text("{{ _ccproxy_traefik_gateway_listing | to_json }}", **facts)) == listing
+    assert render_text("{{ _ccproxy_traefik_gateway_rejoins_later }}", **facts) is later
