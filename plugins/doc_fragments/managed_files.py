@@ -31,7 +31,14 @@ options:
         choices: [directory, file, absent]
         default: file
       content:
-        description: The file's whole content. Required for V(file).
+        description: The file's whole content. For V(file), this or O(files[].secret_content) is required.
+        type: str
+      secret_content:
+        description:
+          - The file's whole content when it is a secret (a key, a token store), instead of O(files[].content).
+          - Never in what the module returns or logs, its invocation included; its diff says that the secret changed,
+            not what it was or is. The other entries of the same run keep their diffs, where C(no_log) on the task
+            would hide them all.
         type: str
       owner:
         description: User owning the entry.

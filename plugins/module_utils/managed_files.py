@@ -18,6 +18,9 @@ ENTRY_OPTIONS = {
     "path": {"type": "path", "required": True},
     "state": {"type": "str", "choices": ["directory", "file", "absent"], "default": "file"},
     "content": {"type": "str"},
+    # Its value is masked in everything the module returns and logs (the module's invocation,
+    # which macOS's unified log keeps, included), from the moment the arguments are read.
+    "secret_content": {"type": "str", "no_log": True},
     "owner": {"type": "str"},
     "group": {"type": "str"},
     "mode": {"type": "raw"},
@@ -78,10 +81,23 @@ def attribute_args(module, entry, path):
         {"path": path, "owner": entry["owner"], "group": entry["group"], "mode": entry["mode"]})
 
 
-def content_diff(path, old, new):
-    """The diff of a file's content, in the shape of ansible.builtin.copy's."""
+def content_diff(path, old, new, secret=False):
+    """The diff of a file's content, in the shape of ansible.builtin.copy's; a secret's content replaced by a line
+    saying so (two different lines, so that the diff still shows a change)."""
+    before = to_text(old or b"", errors="surrogate_or_strict")
+    if secret:
+        before, new = ("(the old secret, not shown)\n" if old else ""), ("(the new secret, not shown)\n" if new else "")
     return {"before_header": path if old is not None else "%s (absent)" % path, "after_header": path,
-            "before": to_text(old or b"", errors="surrogate_or_strict"), "after": new}
+            "before": before, "after": new}
+
+
+def resolved(module, entry):
+    """``entry`` with its content taken from content or secret_content, and ``secret`` saying which."""
+    if entry.get("secret_content") is None:
+        return dict(entry, secret=False)
+    if entry["content"] is not None:
+        module.fail_json(msg="%s: give content or secret_content, not both" % entry["path"])
+    return dict(entry, content=entry["secret_content"], secret=True)
 
 
 def validate(module, entry):
@@ -137,6 +153,7 @@ def write(module, entry):
 def ensure(module, entries):
     """Ensure ``entries`` in order (every validation first); their results and diffs. Fails the module on the
     first entry that cannot be ensured."""
+    entries = [resolved(module, entry) for entry in entries]
     for entry in entries:
         if entry["state"] == "file" and entry["content"] is None:
             module.fail_json(msg="%s: content is required for a file" % entry["path"])
@@ -177,7 +194,7 @@ def ensure(module, entries):
                         module.set_fs_attributes_if_different(attribute_args(module, entry, created), True)
         elif action == "remove":
             attributes["before"]["state"], attributes["after"]["state"] = "file", "absent"
-            diffs.append(content_diff(path, old, ""))
+            diffs.append(content_diff(path, old, "", entry["secret"]))
             if not module.check_mode:
                 try:
                     os.remove(path)
@@ -185,7 +202,7 @@ def ensure(module, entries):
                     module.fail_json(msg="%s: cannot remove it: %s" % (path, to_native(exc.strerror or exc)),
                                      files=results)
         elif action == "write":
-            diffs.append(content_diff(path, old, entry["content"]))
+            diffs.append(content_diff(path, old, entry["content"], entry["secret"]))
             if not module.check_mode:
                 backup = write(module, entry)
                 if backup:

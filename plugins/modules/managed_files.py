@@ -22,7 +22,7 @@ description:
   - Every O(files[].validate) command runs before anything is changed. If one fails, nothing is changed and the module
     fails with the command's output.
   - Contents come from the controller, usually with C(lookup('ansible.builtin.template', ...)) or
-    C(lookup('ansible.builtin.file', ...)). They travel in the module's arguments, so they must not be secret.
+    C(lookup('ansible.builtin.file', ...)). A secret goes in O(files[].secret_content), which the module never shows.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - visiquate.ccproxy.managed_files
@@ -60,6 +60,13 @@ EXAMPLES = r"""
         mode: "0644"
         validate: python3 -c "import sys, yaml; yaml.safe_load(open(sys.argv[1]))" %s
         backup: true
+      # Generated once, then kept; the other entries' diffs still show.
+      - path: /opt/app/api.key
+        secret_content: "{{ lookup('ansible.builtin.password', '/dev/null', length=48) }}"
+        force: false
+        owner: app
+        group: staff
+        mode: "0600"
       # Gone once the maintenance is over.
       - {path: /opt/app/maintenance.flag, state: absent}
   register: app_files

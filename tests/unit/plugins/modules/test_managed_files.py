@@ -163,6 +163,36 @@ def test_without_force_a_secret_is_written_once_then_kept_with_its_mode_managed(
     assert not failed and not again["changed"] and secret.read_text() == "sk-first"
 
 
+def test_secret_content_is_written_and_never_returned_logged_or_diffed(tmp_path, monkeypatch):
+    logged = []
+    monkeypatch.setattr(managed_files.AnsibleModule, "log", lambda self, msg, log_args=None: logged.append(msg))
+    secret, config = tmp_path / "master.key", tmp_path / "config.yaml"
+    files = [{"path": str(secret), "secret_content": "sk-first-secret", "owner": USER, "group": GROUP,
+              "mode": "0600"},
+             {"path": str(config), "content": "a: 1\n", "owner": USER, "group": GROUP, "mode": "0644"}]
+    made, failed = run(files, diff=True)
+    assert not failed and secret.read_text() == "sk-first-secret" and mode(secret) == 0o600
+    # The other file's diff stays whole: the reason a secret need not hide the whole task.
+    assert {"before_header": f"{config} (absent)", "after_header": str(config), "before": "",
+            "after": "a: 1\n"} in made["diff"]
+    assert {"before_header": f"{secret} (absent)", "after_header": str(secret), "before": "",
+            "after": "(the new secret, not shown)\n"} in made["diff"]
+
+    changed, failed = run([dict(files[0], secret_content="sk-second-secret"), files[1]], diff=True)
+    assert not failed and secret.read_text() == "sk-second-secret"
+    assert changed["diff"] == [{"before_header": str(secret), "after_header": str(secret),
+                                "before": "(the old secret, not shown)\n", "after": "(the new secret, not shown)\n"}]
+    # The invocation (module_args) is in both results, and the log has each run's arguments.
+    assert "a: 1" in logged[0] and len(logged) == 2
+    assert "-secret" not in json.dumps([made, changed]) + "".join(logged)
+
+
+def test_content_and_secret_content_together_fail_before_any_change(tmp_path):
+    path = tmp_path / "key"
+    result, failed = run([{"path": str(path), "content": "a", "secret_content": "sk-secret"}])
+    assert failed and "give content or secret_content, not both" in result["msg"] and not path.exists()
+
+
 def modes_seen_at(path, monkeypatch):
     """Every mode ``path`` has from the module's renames and chmods on it, in order."""
     seen, rename, chmod = [], os.rename, os.chmod
