@@ -4,12 +4,13 @@
 """preflight's look-up command on a real tree of venvs, and what traefik_route decides from its
 lines: no probe of its own (a module run less on a converged Mac) only for a venv in place.
 
-The command is the role's own shell text, run by /bin/sh; launchctl and lsof are stand-ins that
-find nothing (this is not a Mac), so that only the venv lines vary. Rendered by Ansible's templar
-with the roles' defaults and vars."""
+The command is the role's own shell text, run by /bin/sh; launchctl is a stand-in that finds
+nothing (this is not a Mac), and lsof too but for the ports' test, which has the real lsof find
+this process's listeners. Rendered by Ansible's templar with the roles' defaults and vars."""
 
 import os
 import pwd
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -46,18 +47,35 @@ def venv(root, name, python=True, dists=()):
         (site / (dist + ".dist-info")).mkdir()
 
 
-def look(tmp_path, root):
+def look(tmp_path, root, ports=(), stand_ins=("launchctl", "lsof")):
     fake = tmp_path / "bin"
     fake.mkdir(exist_ok=True)
-    for tool in ("launchctl", "lsof"):
+    for tool in stand_ins:
         (fake / tool).write_text("#!/bin/sh\nexit 1\n")
         (fake / tool).chmod(0o755)
     script = render("{{ _ccproxy_preflight_service_sh }}")
     user = pwd.getpwuid(os.getuid()).pw_name
-    run = subprocess.run(["/bin/sh", "-c", script, "preflight", user, "daemon", "com.example.ccproxy", str(root)],
+    run = subprocess.run(["/bin/sh", "-c", script, "preflight", user, "daemon", "com.example.ccproxy", str(root)]
+                         + [str(port) for port in ports],
                          capture_output=True, text=True, check=True,
-                         env={"PATH": "%s:/usr/bin:/bin" % fake})
+                         env={"PATH": "%s:/usr/sbin:/usr/bin:/sbin:/bin" % fake})
     return run.stdout.splitlines()
+
+
+def test_one_lsof_finds_who_listens_on_each_port_and_nothing_on_a_free_one(tmp_path):
+    with socket.socket() as first, socket.socket(socket.AF_INET6) as second, socket.socket() as free:
+        first.bind(("127.0.0.1", 0))
+        second.bind(("::1", 0))
+        free.bind(("127.0.0.1", 0))  # bound, never listening: nobody holds its port
+        first.listen()
+        second.listen()
+        ports = [sock.getsockname()[1] for sock in (first, second, free)]
+        lines = look(tmp_path, tmp_path / "root", ports, stand_ins=("launchctl",))
+    # As the command runs ps: no COLUMNS to cut the line at.
+    me = subprocess.run(["ps", "-o", "args=", "-p", str(os.getpid())], capture_output=True, text=True,
+                        check=True, env={"PATH": "/usr/bin:/bin"}).stdout.strip()
+    assert [line for line in lines if line.startswith("port ")] == \
+        ["port %d %s" % (ports[0], me), "port %d %s" % (ports[1], me)], lines
 
 
 def ready(lines, root, seen=True):
