@@ -31,7 +31,6 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 from ansible_collections.visiquate.ccproxy.tests.unit.processes import free_port, stop_process, wait_for
 from ansible_collections.visiquate.ccproxy.plugins.plugin_utils import tls
-from ansible_collections.visiquate.ccproxy.tests.unit.roles.templating import with_filters
 from ansible_collections.visiquate.ccproxy.tests.unit.roles.auth_harness import traefik_binary  # noqa: F401  pylint: disable=unused-import
 
 REPO = Path(__file__).resolve().parents[3]
@@ -153,7 +152,7 @@ def templar(macs, member_vars=None, **overrides):
                       "inventory_hostname": "gateway", "groups": {"ccproxy_hosts": list(macs)},
                       "hostvars": hostvars, "ccproxy_gateway_health_interval_seconds": 1,
                       "ccproxy_gateway_health_timeout_seconds": 1, **overrides})
-    return Templar(loader=loader, variables=with_filters(variables))
+    return Templar(loader=loader, variables=variables)
 
 
 def render_gateway(macs, member_vars=None, **overrides):

@@ -14,8 +14,6 @@ import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
-from ansible_collections.visiquate.ccproxy.tests.unit.roles.templating import with_filters
-
 REPO = Path(__file__).resolve().parents[3]
 ROLE = REPO / "roles" / "traefik_route"
 FIXTURE = Path(__file__).parent / "traefik_fixture"
@@ -32,7 +30,6 @@ def render_text(source, **overrides):
     variables = {**loader.load_from_file(str(ROLE / "defaults/main.yml"), trusted_as_template=True),
                  **loader.load_from_file(str(ROLE / "vars/main.yml"), trusted_as_template=True),
                  "ansible_managed": "Ansible managed", "playbook_dir": "/work/inventory", **overrides}
-    with_filters(variables)
     return Templar(loader=loader, variables=variables).template(trust_as_template(source))
 
 
