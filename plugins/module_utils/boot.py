@@ -4,9 +4,10 @@
 
 """Whether a Mac serves again, unattended, after a reboot: parse what macOS says, then judge.
 
-Functions of their arguments only: the boot_readiness module runs the commands
+Functions of their arguments only: ``read`` takes the function that runs a macOS tool
 (``fdesetup status``, ``defaults read`` of loginwindow's ``autoLoginUser``, ``pmset -g``,
-``launchctl print system/com.openssh.sshd``) and passes their output here.
+``launchctl print system/com.openssh.sshd``): the boot_readiness action's (an SSH round trip a
+tool, from the controller) or the module's (``run_command`` on the Mac).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import re
 
 UNKNOWN = "unknown"
+LOGINWINDOW = "/Library/Preferences/com.apple.loginwindow"
 SSH_CONNECTIONS = ("ssh", "paramiko", "paramiko_ssh", "ansible.builtin.ssh", "ansible.builtin.paramiko_ssh")
 
 
@@ -117,6 +119,11 @@ def assess(facts, user, mode):
     return warnings
 
 
+def warning_text(warning):
+    """One warning of ``assess`` as Ansible shows it."""
+    return "%s Fix: %s" % (warning["message"], warning["fix"])
+
+
 def facts_from(filevault, auto_login, pmset_out, remote):
     """The facts dict from parsed parts; pmset_out None means pmset could not be run."""
     settings = parse_pmset(pmset_out) if pmset_out is not None else {}
@@ -129,3 +136,18 @@ def facts_from(filevault, auto_login, pmset_out, remote):
         "autorestart": None if autorestart is None or not autorestart.isdigit() else autorestart != "0",
         "remote_login": remote,
     }
+
+
+def read(run, connection):
+    """The facts, from ``run(argv)``: a macOS tool's ``(rc, out, err)``, or None when the tool is not on the
+    machine. Over SSH, Remote Login is evidently on and not read."""
+    filevault = run(["fdesetup", "status"])
+    auto_login = run(["defaults", "read", LOGINWINDOW, "autoLoginUser"])
+    pmset = run(["pmset", "-g"])
+    sshd = None if connection in SSH_CONNECTIONS else run(["launchctl", "print", "system/com.openssh.sshd"])
+    return facts_from(
+        parse_filevault(filevault[0], filevault[1]) if filevault else UNKNOWN,
+        parse_auto_login(*auto_login) if auto_login else UNKNOWN,
+        pmset[1] if pmset and pmset[0] == 0 else None,
+        remote_login(connection, sshd[0] if sshd else None),
+    )

@@ -22,8 +22,12 @@ description:
   - "Sleep and restart after a power failure (C(pmset -g)): a sleeping Mac serves nothing."
   - "Remote Login (C(launchctl print system/com.openssh.sshd)), unless this run came over SSH."
   - Changes nothing and never fails on what it finds; it fails only on bad arguments.
+  - Its action plugin runs each of these tools on the target as a command of its own over the connection (an SSH
+    round trip each, with the task's C(become)) and judges their output on the controller. No module runs on the
+    Mac, whose Python start and module code would cost more than the four commands.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
@@ -31,6 +35,13 @@ attributes:
   diff_mode:
     support: N/A
     details: The module never changes anything, so there is nothing to diff.
+  action:
+    support: full
+    details: The tools run on the target one command each; their output is judged on the controller.
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   platform:
     platforms: darwin
 options:
@@ -122,44 +133,29 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.visiquate.ccproxy.plugins.module_utils import boot
 
-LOGINWINDOW = "/Library/Preferences/com.apple.loginwindow"
+# The action plugin (plugins/action/boot_readiness.py) checks its arguments against the same spec.
+ARGUMENT_SPEC = dict(
+    user=dict(type="str", required=True),
+    mode=dict(type="str", choices=["agent", "daemon"], default="agent"),
+    connection=dict(type="str", default=""),
+)
 
 
-def run(module, name, *args):
+def run(module, argv):
     """(rc, out, err) of a macOS tool, or None when the tool is not on this machine."""
-    path = module.get_bin_path(name)
+    path = module.get_bin_path(argv[0])
     if path is None:
         return None
-    return module.run_command([path] + list(args))
-
-
-def read(module):
-    filevault = run(module, "fdesetup", "status")
-    auto_login = run(module, "defaults", "read", LOGINWINDOW, "autoLoginUser")
-    pmset = run(module, "pmset", "-g")
-    connection = module.params["connection"]
-    sshd = None if connection in boot.SSH_CONNECTIONS else run(module, "launchctl", "print", "system/com.openssh.sshd")
-    return boot.facts_from(
-        boot.parse_filevault(filevault[0], filevault[1]) if filevault else boot.UNKNOWN,
-        boot.parse_auto_login(*auto_login) if auto_login else boot.UNKNOWN,
-        pmset[1] if pmset and pmset[0] == 0 else None,
-        boot.remote_login(connection, sshd[0] if sshd else None),
-    )
+    return module.run_command([path] + list(argv[1:]))
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            user=dict(type="str", required=True),
-            mode=dict(type="str", choices=["agent", "daemon"], default="agent"),
-            connection=dict(type="str", default=""),
-        ),
-        supports_check_mode=True,
-    )
-    facts = read(module)
+    # Only reached when the action plugin is bypassed (the module sent to the Mac as it is).
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    facts = boot.read(lambda argv: run(module, argv), module.params["connection"])
     found = boot.assess(facts, module.params["user"], module.params["mode"])
     for warning in found:
-        module.warn("%s Fix: %s" % (warning["message"], warning["fix"]))
+        module.warn(boot.warning_text(warning))
     module.exit_json(changed=False, boot=facts, warnings_found=found)
 
 
