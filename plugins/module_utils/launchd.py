@@ -4,19 +4,23 @@
 
 """launchd knowledge as data: parse ``launchctl`` output, compare jobs, plan, explain.
 
-Everything here is a function of its arguments, except ``load_plist`` and ``tail`` (two small
-file reads). Nothing runs ``launchctl`` (that is ``launchctl.py``) and nothing imports
+Everything here is a function of its arguments, except ``load_plist``, ``tail`` and ``modified``
+(small file reads) and ``precise_start`` (a read of the kernel's process table). Nothing runs ``launchctl`` (that is ``launchctl.py``) and nothing imports
 ``AnsibleModule``, so each rule can be tested as a table.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import plistlib
 import posixpath
 import re
 import stat
+import struct
+import sys
+import time
 from collections import namedtuple
 
 
@@ -399,6 +403,78 @@ def parse_etime(text):
     return int(days or 0) * 86400 + seconds
 
 
+class NoPreciseStart(Exception):
+    """This system gives no precise start time for a process; ``ps -o etime=`` must do."""
+
+
+# sysctl(3) names for one process's struct kinfo_proc, from <sys/sysctl.h>.
+_KERN_PROC_PID = (1, 14, 1)  # CTL_KERN, KERN_PROC, KERN_PROC_PID
+# sizeof(struct kinfo_proc) is 648 on 64-bit macOS; room to spare, the kernel says what it wrote.
+_KINFO_PROC_ROOM = 2048
+
+
+def precise_start(pid):
+    """When process ``pid`` started, in epoch seconds, or ``None`` if there is no such process.
+
+    macOS: the kernel's ``p_starttime`` (microseconds, as ``psutil`` reads it); Linux (the test
+    bed): ``/proc`` (clock ticks, 10 ms). Either is the same number on every read, so a file's
+    change is on one side of it for good; ``ps``'s whole seconds move the start by up to a second
+    between runs. Raises ``NoPreciseStart`` on any other system, or if the kernel's answer is not
+    a plausible time."""
+    if sys.platform == "darwin":
+        return _darwin_start(pid)
+    if sys.platform.startswith("linux"):
+        return _linux_start(pid)
+    raise NoPreciseStart("no process start reader for %s" % sys.platform)
+
+
+def _darwin_start(pid):
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.sysctl.argtypes = [ctypes.POINTER(ctypes.c_int), ctypes.c_uint, ctypes.c_void_p,
+                            ctypes.POINTER(ctypes.c_size_t), ctypes.c_void_p, ctypes.c_size_t]
+    libc.sysctl.restype = ctypes.c_int
+    mib = (ctypes.c_int * 4)(*(_KERN_PROC_PID + (pid,)))
+    room = ctypes.create_string_buffer(_KINFO_PROC_ROOM)
+    size = ctypes.c_size_t(_KINFO_PROC_ROOM)
+    if libc.sysctl(mib, 4, room, ctypes.byref(size), None, 0) != 0:
+        raise NoPreciseStart("sysctl kern.proc.pid.%d: errno %d" % (pid, ctypes.get_errno()))
+    if size.value == 0:
+        return None  # no such process
+    return kinfo_start(room.raw[:size.value], time.time())
+
+
+def kinfo_start(raw, now):
+    """The start of a process from sysctl's ``struct kinfo_proc`` bytes: ``kp_proc.p_starttime``,
+    a ``struct timeval`` (64-bit seconds, 32-bit microseconds) at its very beginning."""
+    if len(raw) < 16:
+        raise NoPreciseStart("sysctl gave %d bytes, not a struct kinfo_proc" % len(raw))
+    seconds, micros = struct.unpack_from("=qi", raw)
+    if not (0 < seconds <= now + 60 and 0 <= micros < 1000000):
+        raise NoPreciseStart("sysctl's p_starttime (%d s, %d us) is not a time" % (seconds, micros))
+    return seconds + micros / 1e6
+
+
+def _linux_start(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as stat_file:
+            text = stat_file.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    since_boot = proc_stat_start(text) / os.sysconf("SC_CLK_TCK")
+    # /proc counts from boot on CLOCK_BOOTTIME: the two clocks are read back to back.
+    return time.time() - (time.clock_gettime(time.CLOCK_BOOTTIME) - since_boot)
+
+
+def proc_stat_start(text):
+    """Field 22 of ``/proc/<pid>/stat``, the start in clock ticks since boot. Field 2, the
+    command's name in parentheses, may hold spaces and parentheses: count after the last ``)``."""
+    head, paren, rest = text.rpartition(")")
+    fields = rest.split()
+    if not paren or len(fields) < 20 or not fields[19].isdigit():
+        raise ValueError("not a /proc/<pid>/stat line: %r" % text[:80])
+    return int(fields[19])
+
+
 def modified(paths):
     """path -> modification time, for each of ``paths`` that exists; a symbolic link counts by
     its own (switching a link is a change), anything else by the file itself."""
@@ -414,9 +490,11 @@ def modified(paths):
 def newer_than(started, mtimes):
     """The paths of ``mtimes`` (path -> time) modified after ``started``, sorted.
 
-    ``started`` comes from ``ps``'s whole seconds, so it is never earlier than the real start:
-    a file counted here really changed after the process started (no needless restart), and
-    only a change within the process's first second can be missed."""
+    From ``precise_start``, ``started`` is the same on every run and never later than the real
+    start (Linux truncates to its 10 ms tick): every change since is counted, and a change in the
+    last tick before it costs one restart more, never a restart on every run. From ``ps``'s whole
+    seconds it is never earlier: no needless restart, but a change within the process's first
+    second is counted or not depending on when ``ps`` runs."""
     return sorted(path for path, mtime in mtimes.items() if mtime > started)
 
 

@@ -123,8 +123,11 @@ options:
         change, so switching it to another release is one.
       - This is state, not an event. A run that wrote a file and was cut off before its restart
         (the controller lost SSH) is completed by the next run.
-      - The process's start comes from C(ps -o etime=), in whole seconds; only a change within
-        the process's first second can go unseen. A file that does not exist is ignored.
+      - The process's start is the kernel's (C(sysctl kern.proc.pid), to the microsecond; on
+        Linux, the test bed, C(/proc) to 10 ms), the same on every run, so a file is newer or not
+        for good. Where the kernel cannot be read, C(ps -o etime=)'s whole seconds are used,
+        and a change within the process's first second may be counted on one run and not the
+        next. A file that does not exist is ignored.
     type: list
     elements: path
     default: []
@@ -412,12 +415,23 @@ def reconcile(module, launchctl, on_disk):
 def newer_files(module, pid, paths):
     """Of ``paths``, those changed after process ``pid`` started (``[]`` if it is gone: the
     process launchd starts next reads them)."""
+    try:
+        started = launchd.precise_start(pid)
+    except launchd.NoPreciseStart as exc:
+        module.debug("%s; using ps -o etime=" % exc)
+        started = ps_start(module, pid)
+    if started is None:
+        return []
+    return launchd.newer_than(started, launchd.modified(paths))
+
+
+def ps_start(module, pid):
+    """When process ``pid`` started, from ``ps``'s whole seconds; ``None`` if it is gone."""
     rc, out, _err = module.run_command([module.get_bin_path("ps", required=True), "-o", "etime=", "-p", str(pid)],
                                        environ_update={"LANG": "C", "LC_ALL": "C"})
     if rc != 0 or not out.strip():
-        return []
-    started = time.time() - launchd.parse_etime(out)
-    return launchd.newer_than(started, launchd.modified(paths))
+        return None
+    return time.time() - launchd.parse_etime(out)
 
 
 def crash_report(target, exc, params, on_disk):

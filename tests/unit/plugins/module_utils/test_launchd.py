@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import plistlib
+import struct
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -577,6 +580,56 @@ def test_parse_etime(text, seconds):
 def test_parse_etime_refuses_what_ps_does_not_print(text):
     with pytest.raises(ValueError, match="not an elapsed time"):
         launchd.parse_etime(text)
+
+
+# /proc/<pid>/stat as Linux writes it: field 22 is the start in clock ticks since boot.
+STAT_TAIL = "S 1 763 763 0 -1 4194560 1520 0 0 0 12 3 0 0 20 0 1 0 {start} 17403904 1401 18446744073709551615"
+
+
+@pytest.mark.parametrize("name", ["python3", "litellm worker", "a) (b", ")"])
+def test_proc_stat_start_counts_fields_after_the_commands_name(name):
+    assert launchd.proc_stat_start("763 (%s) %s\n" % (name, STAT_TAIL.format(start=2589061))) == 2589061
+
+
+@pytest.mark.parametrize("text", ["", "763 python3 S 1", "763 (python3) S 1 763", STAT_TAIL.format(start="x")])
+def test_proc_stat_start_refuses_other_text(text):
+    with pytest.raises(ValueError, match="not a /proc/<pid>/stat line"):
+        launchd.proc_stat_start(text)
+
+
+# struct kinfo_proc opens with kp_proc.p_starttime: 64-bit seconds, 32-bit microseconds, padding.
+def kinfo(seconds, micros):
+    return struct.pack("=qi4x", seconds, micros) + bytes(632)
+
+
+def test_kinfo_start_reads_p_starttime():
+    assert launchd.kinfo_start(kinfo(1764420000, 250000), now=1764420100.0) == 1764420000.25
+
+
+@pytest.mark.parametrize("raw", [
+    kinfo(0, 0),                     # never a process's start
+    kinfo(1764420000, 1000000),      # not microseconds
+    kinfo(2 ** 40, 0),               # far in the future: not this layout
+    struct.pack("=q", 1764420000),   # too short for a struct timeval
+])
+def test_kinfo_start_refuses_what_is_not_a_time(raw):
+    with pytest.raises(launchd.NoPreciseStart):
+        launchd.kinfo_start(raw, now=1764420100.0)
+
+
+def test_precise_start_reads_a_real_process_the_same_every_time():
+    before = time.time()
+    child = subprocess.Popen(["sleep", "30"])
+    after = time.time()
+    try:
+        starts = [launchd.precise_start(child.pid) for _read in range(20)]
+    finally:
+        child.kill()
+        child.wait()
+    # Linux counts in 10 ms ticks and truncates; both clocks are read back to back.
+    assert before - 0.011 <= starts[0] <= after
+    assert max(starts) - min(starts) < 0.002, starts
+    assert launchd.precise_start(child.pid) is None
 
 
 def test_newer_than_counts_only_changes_after_the_start():

@@ -4,14 +4,19 @@
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from ansible_collections.visiquate.ccproxy.plugins.module_utils import launchd
 from ansible_collections.visiquate.ccproxy.plugins.modules import launchd_service
 from ansible_collections.visiquate.ccproxy.tests.unit.plugins.modules.uthelper import (
+    CaseMock,
     ClockMock,
     HttpMock,
     RunCommandMock,
@@ -19,8 +24,8 @@ from ansible_collections.visiquate.ccproxy.tests.unit.plugins.modules.uthelper i
 )
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "launchd"
-# The real reader, for the test that writes its plist to a temporary directory.
-LOAD_PLIST = launchd.load_plist
+# The real readers, for the tests that write their files to a temporary directory.
+LOAD_PLIST, MODIFIED = launchd.load_plist, launchd.modified
 
 # The Mac's files the cases name: path -> (fixture file, owner uid, mode). Owner and mode are
 # part of what the module decides on (domain auto, exit 122), so they come from this table
@@ -60,7 +65,31 @@ def mac_files(monkeypatch):
     monkeypatch.setattr(launchd, "modified", lambda paths: {path: MTIMES[path] for path in paths if path in MTIMES})
 
 
-UTHelper.from_module(launchd_service, __name__, mocks=[RunCommandMock, HttpMock, ClockMock])
+class ProcessStartMock(CaseMock):
+    """The kernel's process table as ``launchd.precise_start`` reads it (tested on real processes
+    in test_launchd.py). ``process_start`` maps a pid to its start (epoch seconds) or to null (no
+    such process). A case that omits it runs where the kernel cannot be read: ps decides."""
+
+    name = "process_start"
+
+    @classmethod
+    def parse(cls, spec, where):
+        if spec is not None and not (isinstance(spec, dict) and all(isinstance(pid, int) for pid in spec)):
+            raise ValueError(f"{where}: a mapping of pid to start time (or null), not {spec!r}")
+        return spec
+
+    def install(self, stack):
+        def precise_start(pid):
+            if self.spec is None:
+                raise launchd.NoPreciseStart("this case's kernel cannot be read")
+            if pid not in self.spec:
+                self.unexpected(f"process_start: pid {pid} was read; the case lists {sorted(self.spec)}")
+            return self.spec[pid]
+
+        stack.enter_context(mock.patch.object(launchd, "precise_start", precise_start))
+
+
+UTHelper.from_module(launchd_service, __name__, mocks=[RunCommandMock, HttpMock, ClockMock, ProcessStartMock])
 
 
 class FilesFirst(RunCommandMock):
@@ -99,3 +128,34 @@ def test_files_are_written_before_launchd_is_asked(tmp_path, monkeypatch):
     }]}, mocks=[FilesFirst, ClockMock])
     helper.run(helper.cases[0])
     assert config.read_text() == "model_list: []\n" and stat.S_IMODE(config.stat().st_mode) == 0o600
+
+
+class NoCommands:
+    """A module that must not need ps: the kernel is read on this machine."""
+
+    def run_command(self, argv, **kwargs):
+        raise AssertionError("ran %s: the kernel's start should have been read" % argv)
+
+    def debug(self, msg):
+        raise AssertionError(msg)
+
+
+def test_a_change_in_a_processs_first_second_is_newer_on_every_run(tmp_path, monkeypatch):
+    """launchd relaunches a crash-looping job, then a run writes its config 50 ms later: the
+    process read the old one. Every run must say so; with ps's whole seconds the start moves
+    up to a second between runs, and most runs would not."""
+    monkeypatch.setattr(launchd, "modified", MODIFIED)
+    config = tmp_path / "config.yaml"
+    config.write_text("model_list: []\n")
+    child = subprocess.Popen(["sleep", "30"])
+    written = time.time() + 0.05
+    os.utime(config, (written, written))
+    try:
+        seen = []
+        for _read in range(12):
+            seen.append(launchd_service.newer_files(NoCommands(), child.pid, [str(config)]))
+            time.sleep(0.1)
+    finally:
+        child.kill()
+        child.wait()
+    assert seen == [[str(config)]] * 12
