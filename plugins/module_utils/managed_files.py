@@ -6,7 +6,9 @@ the run that loads it): look at every entry and validate before changing anythin
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import stat
 import tempfile
 
@@ -116,9 +118,43 @@ def validate(module, entry):
             os.remove(temp)
 
 
+def new_file_attributes(module, entry):
+    """The owner, group and mode (-1: the writer's own) that ``entry``'s new content is written
+    with: the entry's, else those of the file it replaces, else a new file's (0666 less the umask)."""
+    try:
+        old = os.lstat(entry["path"])
+    except OSError:
+        old = None
+    ids = []
+    for name, lookup, kind in ((entry["owner"], pwd.getpwnam, "user"), (entry["group"], grp.getgrnam, "group")):
+        if name is None:
+            ids.append(-1 if old is None else (old.st_uid if kind == "user" else old.st_gid))
+            continue
+        try:
+            ids.append(int(name) if name.isdigit() else lookup(name)[2])
+        except KeyError:
+            module.fail_json(msg="%s: no %s %s on this host" % (entry["path"], kind, name))
+    mode = entry["mode"]
+    if mode is None:
+        if old is not None:
+            mode = stat.S_IMODE(old.st_mode)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+    elif not isinstance(mode, int):
+        try:
+            mode = int(mode, 8)
+        except ValueError:
+            # A symbolic mode, from the replaced file's mode or a new file's 0600 (mkstemp's).
+            mode = module._symbolic_mode_to_octal(old or os.stat_result((0o100600,) + (0,) * 9), mode)
+    return ids[0], ids[1], mode
+
+
 def write(module, entry):
     """Replace ``entry``'s file with its content atomically; return the backup's path or None."""
     path = entry["path"]
+    uid, gid, mode = new_file_attributes(module, entry)
     backup = module.backup_local(path) if entry["backup"] and os.path.exists(path) else None
     # Beside the file (one filesystem, so the rename is atomic), with a name no config loader
     # takes for one of its files: Traefik loads every *.yml in its dynamic directory.
@@ -128,19 +164,13 @@ def write(module, entry):
         module.fail_json(msg="%s: cannot write beside it: %s" % (path, to_native(exc)))
     try:
         with os.fdopen(handle, "wb") as out:
+            # Owner, group and mode on the open file, before any content: the content is never
+            # under another mode (a secret, readable by anyone for a moment), and nothing is done
+            # by name, which another user could swap for a link in a directory of theirs (a
+            # LaunchAgents directory): root would chown or chmod the link's target.
+            os.fchown(out.fileno(), uid, gid)
+            os.fchmod(out.fileno(), mode)
             out.write(to_bytes(entry["content"], errors="surrogate_or_strict"))
-        # The file takes the path with its owner, group and mode already set. atomic_move would
-        # give a new file 0666 less the umask until they were (a secret, readable by anyone for
-        # that moment), or the old file's mode to new content.
-        if os.path.exists(path):
-            old = os.stat(path)
-            os.chown(temp, old.st_uid, old.st_gid)
-            os.chmod(temp, stat.S_IMODE(old.st_mode))
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(temp, 0o666 & ~umask)
-        module.set_fs_attributes_if_different(attribute_args(module, entry, temp), False)
         os.rename(temp, path)
     except OSError as exc:
         module.fail_json(msg="%s: cannot write it: %s" % (path, to_native(exc)))

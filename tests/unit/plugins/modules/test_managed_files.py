@@ -227,6 +227,72 @@ def test_new_content_reaches_its_path_with_its_mode_already_set(tmp_path, monkey
     assert seen and set(seen) == {0o600}, [oct(m) for m in seen]
 
 
+class WatchedFile:
+    """A file the module writes through: each write notes the open file's mode and owner."""
+
+    def __init__(self, raw, seen):
+        self.raw, self.seen = raw, seen
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return self.raw.__exit__(*exc)
+
+    def fileno(self):
+        return self.raw.fileno()
+
+    def write(self, data):
+        status = os.fstat(self.raw.fileno())
+        self.seen.append((stat.S_IMODE(status.st_mode), status.st_uid, status.st_gid))
+        return self.raw.write(data)
+
+
+# Nor beside it: the temporary file is never under a looser mode with the content in it, and
+# nothing touches it by name, which another user could swap for a link in a directory of theirs.
+@pytest.mark.parametrize("before", [None, 0o644])
+def test_content_is_written_only_into_a_file_already_its_own_and_nothing_by_name(tmp_path, monkeypatch, before):
+    secret = tmp_path / "master.key"
+    if before is not None:
+        secret.write_text("sk-old")
+        secret.chmod(before)
+    writes, by_name, fdopen = [], [], os.fdopen
+    monkeypatch.setattr(managed_files_utils.os, "fdopen",
+                        lambda *args, **kwargs: WatchedFile(fdopen(*args, **kwargs), writes))
+    for name in ("chmod", "chown", "lchown"):
+        original = getattr(os, name)
+
+        def by_path(target, *args, _name=name, _original=original, **kwargs):
+            if isinstance(target, (str, bytes)) and os.path.basename(os.fsdecode(target)).startswith(".master.key"):
+                by_name.append((_name, os.fsdecode(target)))
+            return _original(target, *args, **kwargs)
+
+        monkeypatch.setattr(os, name, by_path)
+    result, failed = run([{"path": str(secret), "secret_content": "sk-new", "owner": USER, "group": GROUP,
+                           "mode": "0600"}])
+    assert not failed and result["changed"] and secret.read_text() == "sk-new"
+    assert writes == [(0o600, os.getuid(), os.getgid())] and by_name == []
+
+
+@pytest.mark.parametrize("before, mode, after", [(None, "u=rw,g=r", 0o640), (0o600, "g+r", 0o640), (None, 0o640, 0o640)])
+def test_a_symbolic_or_integer_mode_is_the_files_mode_from_its_first_byte(tmp_path, before, mode, after):
+    path = tmp_path / "config.yaml"
+    if before is not None:
+        path.write_text("old")
+        path.chmod(before)
+    result, failed = run([{"path": str(path), "content": "new", "mode": mode}])
+    assert not failed and result["changed"] and (path.read_text(), stat.S_IMODE(path.stat().st_mode)) == ("new", after)
+
+
+@pytest.mark.parametrize("field, kind", [("owner", "user"), ("group", "group")])
+def test_an_unknown_owner_or_group_fails_before_the_file_is_touched(tmp_path, field, kind):
+    path = tmp_path / "config.yaml"
+    path.write_text("old")
+    result, failed = run([{"path": str(path), "content": "new", field: "no-such-ccproxy-name"}])
+    assert failed and result["msg"] == "%s: no %s no-such-ccproxy-name on this host" % (path, kind)
+    assert path.read_text() == "old" and sorted(os.listdir(tmp_path)) == ["config.yaml"]
+
+
 def test_without_a_mode_a_new_file_gets_the_umask_and_a_replaced_one_keeps_its_mode(tmp_path):
     made, kept = tmp_path / "made", tmp_path / "kept"
     kept.write_text("old")
