@@ -712,6 +712,15 @@ def test_workers_restart_one_at_a_time_and_a_refused_config_costs_clients_nothin
               % (runs, code, clients))
         assert len(clients.failed) <= 1, clients
         assert clients.slowest < 3, clients
+
+        # A restart with no config.yaml to put back (a log level: logging.yaml and the jobs'
+        # environment), in site.yml, which waits later for a start: still one worker at a time.
+        with Clients(generated) as clients:
+            out, recap = pin_change("a log level change, two workers", deployed_release(), secrets_dir, *changed,
+                                    "-e", "ccproxy_litellm_log_level=DEBUG", "-e", "_ccproxy_litellm_wait_later=true")
+        print("a log level change, two workers: %s" % clients)
+        assert recap["failed"] == 0 and recap["changed"] > 0, out
+        assert len(clients.failed) <= 1 and clients.slowest < 3, clients
     finally:
         out, recap = pin_change("one worker again", deployed_release(), secrets_dir)
         wait_until_serving(generated, "one LiteLLM worker to serve again")
