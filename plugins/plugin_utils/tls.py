@@ -111,5 +111,22 @@ def read(cert_pem, key_pem):
     except (ValueError, TypeError):
         current["key_matches"] = False
     else:
-        current["key_matches"] = key.public_key().public_numbers() == cert.public_key().public_numbers()
+        # The public keys' SubjectPublicKeyInfo: the same for every key type (EC, RSA, Ed25519).
+        der, info = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        current["key_matches"] = key.public_key().public_bytes(der, info) == cert.public_key().public_bytes(der, info)
     return current
+
+
+def given_pair_problem(cert_pem, key_pem, now):
+    """What keeps a given certificate and key from serving (a sentence naming the variable to fix),
+    or "" when they will: Traefik would otherwise serve its own default certificate instead."""
+    current = read(cert_pem, key_pem)
+    if current is None:
+        return ("ccproxy_traefik_tls_cert is not a PEM certificate: give the text of the certificate file "
+                "(-----BEGIN CERTIFICATE----- ...), not its path")
+    if not current["key_matches"]:
+        return ("ccproxy_traefik_tls_key is not the unencrypted PEM private key of ccproxy_traefik_tls_cert: "
+                "give the text of the key file that belongs to the certificate")
+    if current["not_after"] <= now:
+        return "ccproxy_traefik_tls_cert expired on %s: give a current certificate" % current["not_after"].date()
+    return ""

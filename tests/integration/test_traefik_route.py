@@ -11,6 +11,7 @@ are fresh per run and passed as extra variables. Run with -s to see the timings.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ import pytest
 import requests
 import yaml
 
+from ansible_collections.visiquate.ccproxy.plugins.plugin_utils import tls
 from ansible_collections.visiquate.ccproxy.tests.unit.processes import wait_for
 from macbed import REPO, ROOT, on_mac, report
 import macbed
@@ -312,6 +314,21 @@ def preflight(name, *args, rc=0):
     out, recap = ansible_playbook(name, REPO / "site.yml", "--tags", "preflight", *args, rc=rc)
     assert recap["changed"] == 0, out
     return out
+
+
+# traefik_route's checks are preflight's: a token typo, or the key of another certificate, stops
+# the run before LiteLLM's restart (and a roll-out's drain), not in traefik_route's turn.
+def test_preflight_refuses_a_short_token_and_the_key_of_another_certificate():
+    out = preflight("a short token", "-e", json.dumps({"ccproxy_client_tokens": [{"name": "alice", "token": "x" * 19}]}),
+                    rc=2)
+    assert "Tokens of alice are not 20 or more visible ASCII characters." in out, out
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert, _key = tls.make(["mac1"], 30, now)
+    _other, key = tls.make(["mac1"], 30, now)
+    out = preflight("the key of another certificate", "-e", json.dumps(
+        {"ccproxy_traefik_tls": True, "ccproxy_traefik_tls_cert": cert, "ccproxy_traefik_tls_key": key}), rc=2)
+    assert "ccproxy_traefik_tls_key is not the unencrypted PEM private key of ccproxy_traefik_tls_cert" in out, out
+    assert key.splitlines()[1] not in out
 
 
 def test_preflight_accepts_ports_held_by_ccproxy_itself():

@@ -120,3 +120,42 @@ def test_a_client_trusting_it_refuses_it_for_another_name(live, tmp_path, name):
 def test_a_client_trusting_another_host_s_certificate_refuses_it(live, tmp_path):
     other_cert, _other_key = tls.make(NAMES, 825, datetime.datetime.now(datetime.timezone.utc))
     assert handshake(*live, tmp_path, NAMES[0], trusted=other_cert) == "self-signed certificate"
+
+
+def rsa_pair():
+    """A CA-signed style RSA pair, as a user may give one (not what tls.make makes)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mac1.lan")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(NOW - datetime.timedelta(days=1))
+            .not_valid_after(NOW + datetime.timedelta(days=90)).sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM).decode(),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                              serialization.NoEncryption()).decode())
+
+
+@pytest.mark.parametrize("case, given, problem", [
+    ("a pair made here", lambda made: made, ""),
+    ("an RSA pair", lambda made: rsa_pair(), ""),
+    ("a path instead of the certificate", lambda made: ("/etc/ssl/mac1.crt", made[1]),
+     "ccproxy_traefik_tls_cert is not a PEM certificate: give the text of the certificate file "
+     "(-----BEGIN CERTIFICATE----- ...), not its path"),
+    ("the key of another certificate", lambda made: (made[0], rsa_pair()[1]),
+     "ccproxy_traefik_tls_key is not the unencrypted PEM private key of ccproxy_traefik_tls_cert: "
+     "give the text of the key file that belongs to the certificate"),
+    ("the certificate given as its key", lambda made: (made[0], made[0]),
+     "ccproxy_traefik_tls_key is not the unencrypted PEM private key of ccproxy_traefik_tls_cert: "
+     "give the text of the key file that belongs to the certificate"),
+])
+def test_given_pair_problem(made, case, given, problem):
+    assert tls.given_pair_problem(*given(made), NOW + datetime.timedelta(days=1)) == problem, case
+
+
+def test_given_pair_problem_names_an_expired_certificate(made):
+    assert tls.given_pair_problem(*made, NOW + datetime.timedelta(days=826)) == (
+        "ccproxy_traefik_tls_cert expired on 2029-03-01: give a current certificate")
