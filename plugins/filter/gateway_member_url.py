@@ -12,14 +12,16 @@ description:
   - The Mac's C(ccproxy_gateway_url) when it has one; else C(https://) for a Mac that serves over TLS
     (C(ccproxy_traefik_tls)), C(http://) for one that does not, to its address and C(ccproxy_traefik_port).
   - The one place the gateway role (the servers of its pools) and traefik_route (a roll-out's look
-    for the Mac in each gateway's pool) derive it from, so that they agree.
+    for the Mac in each gateway's pool) derive it from, so that they agree. The default client URLs
+    (C(ccproxy_client_base_url), C(ccproxy_gateway_client_url)) are made by it too, so that an IPv6
+    address is in brackets there as well.
 options:
   _input:
     description: The Mac's address (C(ansible_host), else its inventory name). An IPv6 address is put in brackets.
     type: string
     required: true
   port:
-    description: Its Traefik's entrypoint port (C(ccproxy_traefik_port)).
+    description: Its Traefik's entrypoint port (C(ccproxy_traefik_port)), used as given (the argument specs check it).
     type: integer
     required: true
   tls:
@@ -46,21 +48,16 @@ _value:
   type: string
 """
 
-from ansible.errors import AnsibleFilterError
-
-
 def gateway_member_url(address, port, tls=False, url=None):
     """``url`` if given, else ``http(s)://address:port``, the scheme by ``tls``."""
     if url:
         return url
-    try:
-        port = int(port)
-    except (TypeError, ValueError):
-        raise AnsibleFilterError("gateway_member_url: the port must be an integer, not %r" % (port,))
+    # The port as given: a default made with this filter is rendered when the roles' argument
+    # specs are checked, and the spec's error names a wrong port's variable; an error here would not.
     address = str(address)
     if ":" in address and not address.startswith("["):
         address = "[%s]" % address
-    return "%s://%s:%d" % ("https" if tls else "http", address, port)
+    return "%s://%s:%s" % ("https" if tls else "http", address, port)
 
 
 class FilterModule:
