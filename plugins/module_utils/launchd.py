@@ -271,6 +271,13 @@ def field_value(job, field):
     return value
 
 
+def changed_keys(old, new):
+    """The top-level keys whose values differ between two plists' data (``PlistFile.data``),
+    sorted: the drift of a plist rewritten in this run in keys ``launchctl print`` does not show
+    (UserName, GroupName, ThrottleInterval, ...), which only a bootstrap reads."""
+    return sorted(key for key in set(old) | set(new) if old.get(key) != new.get(key))
+
+
 def drift(loaded, on_disk):
     """Fields where the loaded job (``parse_print``) differs from the plist (``plist_job``).
 

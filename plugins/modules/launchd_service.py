@@ -22,6 +22,10 @@ description:
     working directory, stdout/stderr paths, KeepAlive, RunAtLoad, or the plist's path), it is
     reloaded with C(bootout), a wait until launchd has dropped it, and C(bootstrap). C(kickstart)
     alone would keep running the old definition.
+  - A plist that O(files) rewrites in other keys, which C(launchctl print) does not show
+    (C(UserName), C(GroupName), C(ThrottleInterval), ...), reloads the job too, in that run. A
+    run cut off between the write and the reload leaves the job on its old definition of those
+    keys until the next bootstrap (a reboot, a login, or a change that reloads it).
   - Writes no plist of its own. Give the job's plist, and the files it reads, in O(files), and they
     are ensured first, in the same module run (one round trip where M(visiquate.ccproxy.managed_files)
     and then this module take two), and none of them is changed unless every one can be. A
@@ -246,7 +250,8 @@ enabled:
   sample: true
 drift:
   description:
-    - The fields in which the loaded job differed from its plist on disk.
+    - The fields in which the loaded job differed from its plist on disk; or, when none did, the
+      plist keys that O(files) changed in this run (V(ThrottleInterval), V(UserName), ...).
     - For O(state=running), V(loaded) and V(restarted), the job was reloaded because of them
       (in check mode, would be).
   returned: always
@@ -301,7 +306,11 @@ def converge(module):
     if planned:
         # Checked before anything is written: the plist would never load as this job.
         checked_job(planned, label, "the content given in files for %s" % planned.path)
+    before = launchd.load_plist(params["plist"]) if planned else None
     files, file_diffs = ensure(module, params["files"])
+    # Keys this run rewrites that print does not show: (old, new) by key.
+    rewritten = {key: (before.data.get(key), planned.data.get(key))
+                 for key in launchd.changed_keys(before.data, planned.data)} if before else {}
     disk = launchd.load_plist(params["plist"]) if params["plist"] else None
     if planned and module.check_mode:
         # What the job would be reloaded from: the plist files would write (owner as it would be).
@@ -311,7 +320,7 @@ def converge(module):
     identity = {"label": label, "domain": domain, "service_target": "%s/%s" % (domain, label)}
     try:
         on_disk = checked_job(disk, label, disk.path) if disk else None
-        result = reconcile(module, Launchctl(module, domain, label, disk), on_disk)
+        result = reconcile(module, Launchctl(module, domain, label, disk), on_disk, rewritten)
     except LaunchdError as exc:
         exc.details = dict(identity, files=files, **exc.details)
         raise
@@ -351,8 +360,10 @@ def owner_uid(entry, disk):
     return disk.uid if disk else None
 
 
-def reconcile(module, launchctl, on_disk):
-    """Read the job, plan once, act unless in check mode, and report what was seen or done."""
+def reconcile(module, launchctl, on_disk, rewritten=None):
+    """Read the job, plan once, act unless in check mode, and report what was seen or done.
+    ``rewritten``: the plist's keys this run changed, (old, new) by key: a loaded job that shows no
+    drift in what print shows drifted in them (print shows neither UserName nor ThrottleInterval)."""
     params = module.params
     job = launchctl.read(missing_domain_ok=params["state"] == "stopped" and params["enabled"] is None)
     if job is DOMAIN_MISSING:
@@ -362,6 +373,9 @@ def reconcile(module, launchctl, on_disk):
     disabled = launchctl.disabled()
     current = {"loaded": job is not None, "pid": job and job["pid"], "disabled": disabled,
                "drift": launchd.drift(job, on_disk)}
+    rewritten = rewritten or {}
+    if job is not None and not current["drift"]:
+        current["drift"] = sorted(rewritten)
     if params["state"] == "running" and params["started_after"] and current["pid"] and not current["drift"]:
         current["newer_files"] = newer_files(module, current["pid"], params["started_after"])
     wanted = {"state": params["state"], "enabled": params["enabled"],
@@ -403,11 +417,11 @@ def reconcile(module, launchctl, on_disk):
             "before": launchd.diff_text(
                 {"state": launchd.observed_state(job is not None, current["pid"]),
                  "pid": current["pid"], "enabled": not current["disabled"]},
-                dict({f: launchd.field_value(job, f) for f in current["drift"]},
+                dict({f: rewritten[f][0] if f in rewritten else launchd.field_value(job, f) for f in current["drift"]},
                      **({"changed since its start": current["newer_files"]} if current.get("newer_files") else {}))),
             "after": launchd.diff_text(
                 {"state": after["state"], "pid": after["pid"], "enabled": not disabled},
-                {f: launchd.field_value(on_disk, f) for f in current["drift"]}),
+                {f: rewritten[f][1] if f in rewritten else launchd.field_value(on_disk, f) for f in current["drift"]}),
         }
     return result
 

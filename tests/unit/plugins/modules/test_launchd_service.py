@@ -159,3 +159,31 @@ def test_a_change_in_a_processs_first_second_is_newer_on_every_run(tmp_path, mon
         child.kill()
         child.wait()
     assert seen == [[str(config)]] * 12
+
+
+AGENT_PLIST = "/Users/coder/Library/LaunchAgents/com.visiquate.ccproxy.plist"
+
+
+@pytest.mark.parametrize("content, drift, pid", [
+    # ThrottleInterval, which launchctl print does not show: only a bootstrap reads it.
+    (lambda text: text.replace("<integer>10</integer>", "<integer>30</integer>"), ["ThrottleInterval"], None),
+    (lambda text: text.replace("<dict>\n\t<key>EnvironmentVariables", "<dict>\n\t<key>UserName</key>\n\t"
+                               "<string>coder</string>\n\t<key>EnvironmentVariables", 1), ["UserName"], None),
+    # The same plist, written again (here the Mac's copy is a fixture): nothing to reload.
+    (lambda text: text, [], 4242),
+])
+def test_a_plist_rewritten_in_keys_print_does_not_show_reloads_the_job(content, drift, pid):
+    text = content((FIXTURES / "ccproxy-agent.plist").read_text())
+    calls = [{"command": ["/testbin/launchctl", "print", "gui/501/com.visiquate.ccproxy"],
+              "environ": {"LANG": "C", "LC_ALL": "C"}, "out_file": "launchd/print-ccproxy-running.txt"},
+             {"command": ["/testbin/launchctl", "print-disabled", "gui/501"],
+              "environ": {"LANG": "C", "LC_ALL": "C"}, "out_file": "launchctl/print-disabled.txt"}]
+    helper = UTHelper(launchd_service, {"test_cases": [{
+        "id": "rewritten",
+        "flags": {"check": True},
+        "input": {"label": "com.visiquate.ccproxy", "plist": AGENT_PLIST, "state": "running",
+                  "files": [{"path": AGENT_PLIST, "content": text}]},
+        "output": {"changed": True, "drift": drift, "state": "running", "pid": pid},
+        "mocks": {"run_command": calls},
+    }]}, mocks=[RunCommandMock, ClockMock])
+    helper.run(helper.cases[0])
