@@ -48,6 +48,7 @@ _value:
   type: string
 """
 
+
 def gateway_member_url(address, port, tls=False, url=None):
     """``url`` if given, else ``http(s)://address:port``, the scheme by ``tls``."""
     if url:
