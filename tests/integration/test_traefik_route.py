@@ -515,6 +515,9 @@ def test_a_pin_change_switches_after_its_trial_and_reports_the_outage(secrets_di
     assert outage, out
     assert serving_release(generated) == (OTHER, 200)
     assert not trial_left_behind()
+    # The trial ran as a worker runs, with a log config (its own file): uvicorn's lines in its format.
+    assert re.search(r"(?m) INFO uvicorn\.error: Uvicorn running on http://127\.0\.0\.1:8083",
+                     on_mac("cat", ROOT + "/logs/trial.log")[1]), "the trial did not log through logging-trial.yaml"
     assert len(clients.results) > 50, "the client loop hardly ran"
     print("\npin change %s -> %s: outage reported %s s; %s" % (DEPLOYED, OTHER, outage.group(1), clients))
     # Traefik held the requests while LiteLLM restarted, and LiteLLM stopped with SIGTERM; the
