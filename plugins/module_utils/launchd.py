@@ -5,8 +5,9 @@
 """launchd knowledge as data: parse ``launchctl`` output, compare jobs, plan, explain.
 
 Everything here is a function of its arguments, except ``load_plist``, ``tail`` and ``modified``
-(small file reads) and ``precise_start`` (a read of the kernel's process table). Nothing runs ``launchctl`` (that is ``launchctl.py``) and nothing imports
-``AnsibleModule``, so each rule can be tested as a table.
+(small file reads) and ``precise_start`` (a read of the kernel's process table). Nothing runs
+``launchctl`` (that is ``launchctl.py``) and nothing imports ``AnsibleModule``, so each rule can
+be tested as a table.
 """
 
 from __future__ import annotations
@@ -475,7 +476,7 @@ def _linux_start(pid):
 def proc_stat_start(text):
     """Field 22 of ``/proc/<pid>/stat``, the start in clock ticks since boot. Field 2, the
     command's name in parentheses, may hold spaces and parentheses: count after the last ``)``."""
-    head, paren, rest = text.rpartition(")")
+    _head, paren, rest = text.rpartition(")")
     fields = rest.split()
     if not paren or len(fields) < 20 or not fields[19].isdigit():
         raise ValueError("not a /proc/<pid>/stat line: %r" % text[:80])

@@ -118,6 +118,14 @@ def validate(module, entry):
             os.remove(temp)
 
 
+def account_id(name, kind):
+    """The uid (``kind`` "user") or gid ("group") of ``name``, a name or a number; KeyError if
+    this host has no such account."""
+    if name.isdigit():
+        return int(name)
+    return pwd.getpwnam(name).pw_uid if kind == "user" else grp.getgrnam(name).gr_gid
+
+
 def new_file_attributes(module, entry):
     """The owner, group and mode (-1: the writer's own) that ``entry``'s new content is written
     with: the entry's, else those of the file it replaces, else a new file's (0666 less the umask)."""
@@ -126,12 +134,12 @@ def new_file_attributes(module, entry):
     except OSError:
         old = None
     ids = []
-    for name, lookup, kind in ((entry["owner"], pwd.getpwnam, "user"), (entry["group"], grp.getgrnam, "group")):
+    for name, kind, kept in ((entry["owner"], "user", old and old.st_uid), (entry["group"], "group", old and old.st_gid)):
         if name is None:
-            ids.append(-1 if old is None else (old.st_uid if kind == "user" else old.st_gid))
+            ids.append(-1 if old is None else kept)
             continue
         try:
-            ids.append(int(name) if name.isdigit() else lookup(name)[2])
+            ids.append(account_id(name, kind))
         except KeyError:
             module.fail_json(msg="%s: no %s %s on this host" % (entry["path"], kind, name))
     mode = entry["mode"]

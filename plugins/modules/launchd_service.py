@@ -282,7 +282,6 @@ pids:
 """
 
 import os
-import pwd
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -295,7 +294,7 @@ from ansible_collections.visiquate.ccproxy.plugins.module_utils.launchctl import
     NotRunning,
 )
 from ansible_collections.visiquate.ccproxy.plugins.module_utils.launchd import LaunchdError
-from ansible_collections.visiquate.ccproxy.plugins.module_utils.managed_files import ENTRY_OPTIONS, ensure
+from ansible_collections.visiquate.ccproxy.plugins.module_utils.managed_files import ENTRY_OPTIONS, account_id, ensure
 
 
 def converge(module):
@@ -354,7 +353,7 @@ def owner_uid(entry, disk):
     """The uid that will own the plist: its entry's owner, else the file's, else ``None``."""
     if entry["owner"]:
         try:
-            return int(entry["owner"]) if entry["owner"].isdigit() else pwd.getpwnam(entry["owner"]).pw_uid
+            return account_id(entry["owner"], "user")
         except KeyError:
             pass  # a user not created yet: as if no owner was given
     return disk.uid if disk else None
