@@ -117,16 +117,23 @@ def read(cert_pem, key_pem):
     return current
 
 
-def given_pair_problem(cert_pem, key_pem, now):
+def given_pair_problem(cert_pem, key_pem, now, variables="ccproxy_traefik_tls"):
     """What keeps a given certificate and key from serving (a sentence naming the variable to fix),
-    or "" when they will: Traefik would otherwise serve its own default certificate instead."""
+    or "" when they will, or when neither is given (a self-signed certificate, then): Traefik
+    would otherwise serve its own default certificate instead. ``variables`` is the prefix of the
+    two variables that give them, ``<prefix>_cert`` and ``<prefix>_key``."""
+    cert, key = variables + "_cert", variables + "_key"
+    if not cert_pem and not key_pem:
+        return ""
+    if not cert_pem or not key_pem:
+        return "%s and %s go together: give both, or neither for a self-signed certificate" % (cert, key)
     current = read(cert_pem, key_pem)
     if current is None:
-        return ("ccproxy_traefik_tls_cert is not a PEM certificate: give the text of the certificate file "
-                "(-----BEGIN CERTIFICATE----- ...), not its path")
+        return ("%s is not a PEM certificate: give the text of the certificate file "
+                "(-----BEGIN CERTIFICATE----- ...), not its path" % cert)
     if not current["key_matches"]:
-        return ("ccproxy_traefik_tls_key is not the unencrypted PEM private key of ccproxy_traefik_tls_cert: "
-                "give the text of the key file that belongs to the certificate")
+        return ("%s is not the unencrypted PEM private key of %s: "
+                "give the text of the key file that belongs to the certificate" % (key, cert))
     if current["not_after"] <= now:
-        return "ccproxy_traefik_tls_cert expired on %s: give a current certificate" % current["not_after"].date()
+        return "%s expired on %s: give a current certificate" % (cert, current["not_after"].date())
     return ""

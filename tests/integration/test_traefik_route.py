@@ -848,3 +848,42 @@ def test_tls_serves_the_routes_over_https_only_to_clients_that_trust_the_certifi
     out, recap = play("TLS off", {}, "-e", json.dumps(settings), secrets_dir=secrets_dir)
     assert recap["changed"] > 0 and recap["failed"] == 0, out
     wait_until_serving(generated, "plain HTTP again", timeout=30)
+
+
+def test_a_gateway_with_tls_serves_clients_over_https_only(secrets_dir, generated):
+    """roles/gateway on mac1, in front of mac1 itself, with ccproxy_gateway_tls: a self-signed
+    certificate of its own (kept apart from the Mac's on the controller), clients that trust it
+    reach the Mac through it, plain HTTP finds no route; then the gateway removed."""
+    gateway = {"ccproxy_secrets_dir": str(secrets_dir), "ccproxy_gateway_tls": True, "ccproxy_gateway_port": 8443}
+    https = "https://198.18.0.11:8443"
+    out, recap = ansible_playbook("gateway, TLS", HERE / "gateway.yml", "-e", json.dumps(gateway))
+    assert recap["changed"] > 0 and recap["failed"] == 0, out
+    ca, key = secrets_dir / "tls" / "gateway" / "mac1.crt", secrets_dir / "tls" / "gateway" / "mac1.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and key.read_text().strip() not in out
+    assert "NODE_EXTRA_CA_CERTS=%s" % ca in re.sub(r"\s+", " ", out), out
+    assert "ANTHROPIC_BASE_URL=%s" % https in out and "trust:    %s" % ca in out, out  # the run's summary
+    assert tls.read(ca.read_text(), key.read_text())["names"] == ["mac1", "198.18.0.11"]
+    assert ca.read_text() != (secrets_dir / "tls" / "mac1.crt").read_text()
+    assert on_mac("stat", "-c", "%U %a", "/Users/coder/ccproxy-gateway/tls/ccproxy.key") == (0, "coder 600")
+    client = anthropic.Anthropic(base_url=https, auth_token=generated, max_retries=0,
+                                 http_client=anthropic.DefaultHttpxClient(verify=str(ca)))
+    reply = client.messages.create(model="claude-3-5-sonnet", max_tokens=16,
+                                   messages=[{"role": "user", "content": "through a TLS gateway"}])
+    assert reply.type == "message" and reply.content, reply
+    bearer = {"Authorization": "Bearer " + generated}
+    assert requests.get(https.replace("https://", "http://") + "/v1/models", headers=bearer, timeout=10).status_code == 404
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(https + "/v1/models", headers=bearer, timeout=10)
+    out, recap = ansible_playbook("gateway, TLS, again", HERE / "gateway.yml", "-e", json.dumps(gateway))
+    assert recap["changed"] == 0, out
+    out, recap = ansible_playbook("gateway, TLS, check", HERE / "gateway.yml", "-e", json.dumps(gateway),
+                                  "--check", "--diff")
+    assert recap["changed"] == 0 and key.read_text().strip() not in out, out
+    out, recap = ansible_playbook("gateway removed", HERE / "gateway.yml", "-e",
+                                  json.dumps({**gateway, "it_gateway_absent": True}))
+    assert recap["changed"] > 0 and recap["failed"] == 0, out
+    assert on_mac("test", "-e", "/Users/coder/ccproxy-gateway/tls")[0] == 1
+    with pytest.raises(requests.ConnectionError):
+        requests.get(https + "/v1/models", headers=bearer, timeout=10, verify=str(ca))
+    assert get("/v1/models", generated).status_code == 200
+

@@ -9,6 +9,7 @@ preflight's own variables are checked by the role's argument spec as it starts; 
 by preflight's first task (their specs would otherwise be checked only when each role starts,
 after the roles before it changed the Mac). So two runs: preflight's variables, and the rest."""
 
+import datetime
 import re
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from ansible_collections.visiquate.ccproxy.plugins.plugin_utils import tls
 
 REPO = Path(__file__).resolve().parents[2]
 MAC_PLAY = next(play for play in yaml.safe_load((REPO / "playbooks/site.yml").read_text())
@@ -110,3 +113,15 @@ def test_macs_with_different_tokens_behind_one_gateway_are_refused_before_any_ch
     assert proc.returncode == 2 and "PLAY [Deploy ccproxy]" not in out, out
     assert "have different ccproxy_client_tokens" in out, out
     assert "ccp-" + "a" * 40 not in out  # names and hosts only, never a token
+
+
+def test_a_gateway_certificate_that_would_not_serve_stops_the_run_before_any_mac_changes(tmp_path):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert, other_key = tls.make(["gw.lan"], 30, now)[0], tls.make(["gw.lan"], 30, now)[1]
+    rc, out = site_check({"ccproxy_gateway_tls": True, "ccproxy_gateway_tls_cert": cert,
+                          "ccproxy_gateway_tls_key": other_key}, tmp_path, gateway=True)
+    assert rc == 2 and "PLAY [Deploy ccproxy]" not in out, out
+    assert ("ccproxy_gateway_tls_key is not the unencrypted PEM private key of ccproxy_gateway_tls_cert"
+            in " ".join(out.split())), out
+    assert other_key.splitlines()[1] not in out
+

@@ -243,9 +243,14 @@ class Gateway:
     def many(self, count, **send):
         return [self.send(**send) for _request in range(count)]
 
-    def send(self, path="/v1/messages", headers=None, source="127.0.0.1", model="m"):
-        """One request from `source` (a JSON body naming `model`, or none if None): a Reply."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=10, source_address=(source, 0))
+    def send(self, path="/v1/messages", headers=None, source="127.0.0.1", model="m", context=None):
+        """One request from `source` (a JSON body naming `model`, or none if None): a Reply.
+        context: an SSL context to send it over HTTPS with (a gateway with ccproxy_gateway_tls)."""
+        if context:
+            connection = http.client.HTTPSConnection("127.0.0.1", self.web_port, timeout=10,
+                                                     source_address=(source, 0), context=context)
+        else:
+            connection = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=10, source_address=(source, 0))
         try:
             headers = {"Authorization": "Bearer " + TOKEN} if headers is None else headers
             body = json.dumps({"model": model, "max_tokens": 8}).encode() if model is not None else None
@@ -556,3 +561,31 @@ def test_through_the_gateway_to_tls_macs_only_the_pinned_certificate_is_trusted(
     finally:
         trusted.stop()
         other.stop()
+
+
+def test_a_tls_gateway_serves_clients_over_https_only_and_its_pools_on_its_loopback(gateway, fleet):
+    """ccproxy_gateway_tls: the gateway role hands traefik_route its certificate as a Mac's own
+    (ccproxy_traefik_tls and the files under the gateway's root). Clients that trust it reach the
+    Macs; plain HTTP finds no route; the pools' second hop stays plain HTTP on the loopback."""
+    cert, key = self_signed("127.0.0.1", "gateway.example")
+    (gateway.base / "tls").mkdir()
+    (gateway.base / "tls" / "ccproxy.crt").write_text(cert)
+    (gateway.base / "tls" / "ccproxy.key").write_text(key)
+    gateway.load({mac: 1 for mac in fleet}, ccproxy_root=str(gateway.base), ccproxy_traefik_manage=True,
+                 ccproxy_traefik_tls=True, ccproxy_traefik_tls_cert=cert, ccproxy_traefik_tls_key=key)
+    config = yaml.safe_load((gateway.dynamic / "gateway.yml").read_text())
+    assert config["http"]["routers"]["ccproxy"]["tls"] == {}
+    assert all("tls" not in router for name, router in config["http"]["routers"].items() if name != "ccproxy")
+    files = {"certFile": str(gateway.base / "tls/ccproxy.crt"), "keyFile": str(gateway.base / "tls/ccproxy.key")}
+    assert config["tls"] == {"certificates": [files], "stores": {"default": {"defaultCertificate": files}}}
+    trusting = ssl.create_default_context(cadata=cert)
+    # Traefik loads the certificate a moment after the router: until then it serves its own.
+    wait_for(lambda: gateway.send(model="gpt-4o", context=trusting).status == 200, 10, "the gateway's certificate")
+    assert Counter(reply.mac for reply in gateway.many(6, model="gpt-4o", context=trusting)) == {"mac2": 6}
+    assert Counter(reply.mac for reply in gateway.many(4, model="gpt-4", context=trusting)) == {"mac1": 2, "mac3": 2}
+    seen = sum(len(mac.seen) for mac in fleet)
+    assert {reply.status for reply in gateway.many(3, model="gpt-4")} == {404}
+    refused = gateway.send(model="gpt-4", context=ssl.create_default_context())
+    assert refused.status is None and b"CERTIFICATE_VERIFY_FAILED" in refused.body, refused
+    assert sum(len(mac.seen) for mac in fleet) == seen
+

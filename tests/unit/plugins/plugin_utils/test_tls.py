@@ -141,6 +141,13 @@ def rsa_pair():
 
 @pytest.mark.parametrize("case, given, problem", [
     ("a pair made here", lambda made: made, ""),
+    ("neither: a self-signed certificate is made", lambda made: ("", ""), ""),
+    ("a certificate without its key", lambda made: (made[0], ""),
+     "ccproxy_traefik_tls_cert and ccproxy_traefik_tls_key go together: give both, or neither for a "
+     "self-signed certificate"),
+    ("a key without its certificate", lambda made: ("", made[1]),
+     "ccproxy_traefik_tls_cert and ccproxy_traefik_tls_key go together: give both, or neither for a "
+     "self-signed certificate"),
     ("an RSA pair", lambda made: rsa_pair(), ""),
     ("a path instead of the certificate", lambda made: ("/etc/ssl/mac1.crt", made[1]),
      "ccproxy_traefik_tls_cert is not a PEM certificate: give the text of the certificate file "
@@ -159,3 +166,9 @@ def test_given_pair_problem(made, case, given, problem):
 def test_given_pair_problem_names_an_expired_certificate(made):
     assert tls.given_pair_problem(*made, NOW + datetime.timedelta(days=826)) == (
         "ccproxy_traefik_tls_cert expired on 2029-03-01: give a current certificate")
+
+
+def test_given_pair_problem_names_the_variables_it_is_given():
+    assert tls.given_pair_problem("/etc/ssl/gw.crt", "x", NOW, "ccproxy_gateway_tls") == (
+        "ccproxy_gateway_tls_cert is not a PEM certificate: give the text of the certificate file "
+        "(-----BEGIN CERTIFICATE----- ...), not its path")
