@@ -49,7 +49,8 @@ EXAMPLES = r"""
     quiet: true
   vars:
     _problem: >-
-      {{ ccproxy_gateway_tls_cert | visiquate.ccproxy.tls_pair_problem(ccproxy_gateway_tls_key, 'ccproxy_gateway_tls') }}
+      {{ ccproxy_gateway_tls_cert
+         | visiquate.ccproxy.tls_pair_problem(ccproxy_gateway_tls_key, 'ccproxy_gateway_tls') }}
 """
 
 RETURN = r"""
