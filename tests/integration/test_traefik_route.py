@@ -355,6 +355,12 @@ def test_preflight_finds_no_python_before_any_change():
     assert "No Python >= 3.10 and < 3.15 on mac1" in out
 
 
+def test_preflight_names_the_service_user_s_home_when_another_is_given():
+    out = preflight("preflight, another home", "-e", "ccproxy_user_home=/Users/elsewhere", rc=2)
+    assert ("The home of the service user 'coder' on mac1 is /Users/coder, not /Users/elsewhere: "
+            "set ccproxy_user_home: /Users/coder for this host.") in " ".join(out.split()), out
+
+
 def test_preflight_in_agent_mode_needs_the_users_gui_session(secrets_dir):
     assert on_mac("launchctl", "x-standin", "gui-session", "501", "off")[0] == 0
     try:

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
@@ -47,11 +48,12 @@ def venv(root, name, python=True, dists=()):
         (site / (dist + ".dist-info")).mkdir()
 
 
-def look(tmp_path, root, ports=(), stand_ins=("launchctl", "lsof")):
+def look(tmp_path, root, ports=(), stand_ins=("launchctl", "lsof"), scripts=None):
+    """The look-up's lines; stand_ins find nothing, scripts: {tool: its sh text}."""
     fake = tmp_path / "bin"
     fake.mkdir(exist_ok=True)
-    for tool in stand_ins:
-        (fake / tool).write_text("#!/bin/sh\nexit 1\n")
+    for tool, text in {**{tool: "exit 1\n" for tool in stand_ins}, **(scripts or {})}.items():
+        (fake / tool).write_text("#!/bin/sh\n" + text)
         (fake / tool).chmod(0o755)
     script = render("{{ _ccproxy_preflight_service_sh }}")
     user = pwd.getpwuid(os.getuid()).pw_name
@@ -123,3 +125,43 @@ def test_no_venvs_directory_yet_gives_no_venv_lines(tmp_path):
     root = tmp_path / "fresh"
     root.mkdir()
     assert [line for line in look(tmp_path, root) if line.startswith("venv ")] == []
+
+
+# macOS keeps users in Directory Services (dscacheutil); the test bed, in /etc/passwd (getent).
+def test_the_look_reads_the_service_user_s_home_from_the_user_database(tmp_path):
+    home = pwd.getpwuid(os.getuid()).pw_dir
+    assert "home " + home in look(tmp_path, tmp_path / "root")
+
+
+def test_on_macos_the_home_comes_from_dscacheutil(tmp_path):
+    user = pwd.getpwuid(os.getuid()).pw_name
+    agents = tmp_path / "Homes" / "svc one" / "Library" / "LaunchAgents"
+    agents.mkdir(parents=True)
+    (agents / "com.example.ccproxy.plist").write_text("")
+    # dscacheutil -q user -a name <user>, as macOS prints a record (and nothing for no such user).
+    record = "name: %s\npassword: ********\nuid: 501\ngid: 20\ndir: %s\nshell: /bin/zsh\ngecos: Svc\n\n" % (
+        user, agents.parent.parent)
+    dscacheutil = '[ "$*" = "-q user -a name %s" ] && printf \'%s\'\n' % (user, record.replace("\n", "\\n"))
+    lines = look(tmp_path, tmp_path / "root", scripts={"dscacheutil": dscacheutil})
+    assert "home %s" % agents.parent.parent in lines, lines
+    # The agents' directory searched for ccproxy's plists is that home's.
+    assert "plist %s" % (agents / "com.example.ccproxy.plist") in lines, lines
+
+
+HOME_CHECK = next(task["ansible.builtin.assert"] for task in yaml.safe_load((ROLES / "preflight/tasks/main.yml").read_text())
+                  if task["name"] == "Ensure ccproxy_user_home is the service user's home")
+
+
+@pytest.mark.parametrize("given, found, message", [
+    ("/Users/coder", "/Users/coder", None),
+    ("/Users/coder/", "/Users/coder", None),
+    ("/Users/coder", "/var/coder", "The home of the service user 'coder' on mac1 is /var/coder, not /Users/coder: "
+                                   "set ccproxy_user_home: /var/coder for this host."),
+    ("/Users/coder", "", "The home of the service user 'coder' on mac1 could not be read (dscacheutil -q user): "
+                         "check the account."),
+])
+def test_preflight_refuses_another_home_than_the_user_database_s(given, found, message):
+    facts = {"__ccproxy_preflight_service": {"stdout": "uid 501\nhome %s\n" % found}, "ccproxy_user_home": given}
+    assert render("{{ %s }}" % HOME_CHECK["that"], **facts) is (message is None)
+    if message:
+        assert " ".join(render(HOME_CHECK["fail_msg"], **facts).split()) == message
