@@ -892,4 +892,3 @@ def test_a_gateway_with_tls_serves_clients_over_https_only(secrets_dir, generate
     with pytest.raises(requests.ConnectionError):
         requests.get(https + "/v1/models", headers=bearer, timeout=10, verify=str(ca))
     assert get("/v1/models", generated).status_code == 200
-

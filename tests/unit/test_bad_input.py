@@ -124,4 +124,3 @@ def test_a_gateway_certificate_that_would_not_serve_stops_the_run_before_any_mac
     assert ("ccproxy_gateway_tls_key is not the unencrypted PEM private key of ccproxy_gateway_tls_cert"
             in " ".join(out.split())), out
     assert other_key.splitlines()[1] not in out
-

@@ -588,4 +588,3 @@ def test_a_tls_gateway_serves_clients_over_https_only_and_its_pools_on_its_loopb
     refused = gateway.send(model="gpt-4", context=ssl.create_default_context())
     assert refused.status is None and b"CERTIFICATE_VERIFY_FAILED" in refused.body, refused
     assert sum(len(mac.seen) for mac in fleet) == seen
-
