@@ -862,6 +862,12 @@ def test_a_gateway_with_tls_serves_clients_over_https_only(secrets_dir, generate
     reach the Mac through it, plain HTTP finds no route; then the gateway removed."""
     gateway = {"ccproxy_secrets_dir": str(secrets_dir), "ccproxy_gateway_tls": True, "ccproxy_gateway_port": 8443}
     https = "https://198.18.0.11:8443"
+    # The gateway runs no preflight role: it checks its service user's home itself, first.
+    out, recap = ansible_playbook("gateway, another home", HERE / "gateway.yml", "-e", json.dumps(
+        {**gateway, "ccproxy_user_home": "/Users/elsewhere"}), rc=2)
+    assert ("The home of the service user 'coder' on mac1 is /Users/coder, not /Users/elsewhere: "
+            "set ccproxy_user_home: /Users/coder for this host.") in " ".join(out.split()), out
+    assert recap["changed"] == 0 and on_mac("test", "-e", "/Users/elsewhere")[0] == 1
     out, recap = ansible_playbook("gateway, TLS", HERE / "gateway.yml", "-e", json.dumps(gateway))
     assert recap["changed"] > 0 and recap["failed"] == 0, out
     ca, key = secrets_dir / "tls" / "gateway" / "mac1.crt", secrets_dir / "tls" / "gateway" / "mac1.key"

@@ -124,3 +124,12 @@ def test_a_gateway_certificate_that_would_not_serve_stops_the_run_before_any_mac
     assert ("ccproxy_gateway_tls_key is not the unencrypted PEM private key of ccproxy_gateway_tls_cert"
             in " ".join(out.split())), out
     assert other_key.splitlines()[1] not in out
+
+
+def test_a_gateway_with_tls_and_an_http_client_url_is_refused_before_any_mac_changes(tmp_path):
+    rc, out = site_check({"ccproxy_gateway_tls": True, "ccproxy_gateway_client_url": "http://gw.lan:8080"},
+                         tmp_path, gateway=True)
+    assert rc == 2 and "PLAY [Deploy ccproxy]" not in out, out
+    assert ("ccproxy_gateway_client_url http://gw.lan:8080 says http://, but with ccproxy_gateway_tls the gateway "
+            "answers over HTTPS only") in " ".join(out.split()), out
+

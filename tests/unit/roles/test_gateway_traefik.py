@@ -588,3 +588,24 @@ def test_a_tls_gateway_serves_clients_over_https_only_and_its_pools_on_its_loopb
     refused = gateway.send(model="gpt-4", context=ssl.create_default_context())
     assert refused.status is None and b"CERTIFICATE_VERIFY_FAILED" in refused.body, refused
     assert sum(len(mac.seen) for mac in fleet) == seen
+
+
+def gateway_mapping():
+    """The variables the gateway role gives traefik_route's gateway.yml (its tasks/main.yml)."""
+    tasks = yaml.safe_load((REPO / "roles/gateway/tasks/main.yml").read_text())
+    include = next(task for task in tasks if task.get("ansible.builtin.include_role", {}).get("tasks_from") == "gateway.yml")
+    return {name: trust_as_template(value) if isinstance(value, str) else value for name, value in include["vars"].items()}
+
+
+@pytest.mark.parametrize("extra, overridden", [
+    ({}, []),
+    # As `-e @vault.yml` with the Macs' certificate and key: extra variables beat the role's mapping.
+    ({"ccproxy_traefik_tls_cert": "MAC CERT", "ccproxy_traefik_tls_key": "MAC KEY"},
+     ["ccproxy_traefik_tls_cert", "ccproxy_traefik_tls_key"]),
+    ({"ccproxy_root": "/Users/coder/ccproxy", "ccproxy_traefik_port": 8443}, ["ccproxy_root", "ccproxy_traefik_port"]),
+])
+def test_an_extra_variable_standing_in_for_a_gateway_setting_is_named(extra, overridden):
+    variables = templar({"mac1": ("http://198.18.0.11:8080", 1, None)}, None,
+                        ccproxy_gateway_tls=True, **{**gateway_mapping(), **extra})
+    assert variables.template(trust_as_template("{{ _ccproxy_traefik_gateway_overridden }}")) == overridden
+

@@ -148,16 +148,19 @@ def test_on_macos_the_home_comes_from_dscacheutil(tmp_path):
     assert "plist %s" % (agents / "com.example.ccproxy.plist") in lines, lines
 
 
-HOME_CHECK = next(task["ansible.builtin.assert"] for task in yaml.safe_load((ROLES / "preflight/tasks/main.yml").read_text())
+HOME_CHECK = next(task["ansible.builtin.assert"] for task in yaml.safe_load((ROLES / "preflight/tasks/account.yml").read_text())
                   if task["name"] == "Ensure ccproxy_user_home is the service user's home")
 
 
 @pytest.mark.parametrize("given, found, message", [
     ("/Users/coder", "/Users/coder", None),
-    ("/Users/coder/", "/Users/coder", None),
+    # What every path is made from must be the database's, to the character (uninstall's list of
+    # directories it refuses compares paths as text).
+    ("/Users/coder/", "/Users/coder", "The home of the service user 'coder' on mac1 is /Users/coder, not "
+                                      "/Users/coder/: set ccproxy_user_home: /Users/coder for this host."),
     ("/Users/coder", "/var/coder", "The home of the service user 'coder' on mac1 is /var/coder, not /Users/coder: "
                                    "set ccproxy_user_home: /var/coder for this host."),
-    ("/Users/coder", "", "The home of the service user 'coder' on mac1 could not be read (dscacheutil -q user): "
+    ("/Users/coder", "", "The home of the service user 'coder' on mac1 could not be read from the user database: "
                          "check the account."),
 ])
 def test_preflight_refuses_another_home_than_the_user_database_s(given, found, message):
@@ -165,3 +168,14 @@ def test_preflight_refuses_another_home_than_the_user_database_s(given, found, m
     assert render("{{ %s }}" % HOME_CHECK["that"], **facts) is (message is None)
     if message:
         assert " ".join(render(HOME_CHECK["fail_msg"], **facts).split()) == message
+
+
+def test_the_gateway_s_account_look_up_prints_the_same_lines(tmp_path):
+    """account_lookup.yml's command (the gateway's) is the look-up's start: its lines are main.yml's."""
+    task = yaml.safe_load((ROLES / "preflight/tasks/account_lookup.yml").read_text())[0]
+    user = pwd.getpwuid(os.getuid()).pw_name
+    command = render(task["ansible.builtin.raw"], ccproxy_user=user)
+    alone = subprocess.run(command, shell=True, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert alone == [line for line in look(tmp_path, tmp_path / "root") if line.split()[0] in ("uid", "home")]
+    assert alone == ["uid %d" % os.getuid(), "home " + pwd.getpwuid(os.getuid()).pw_dir]
+
