@@ -132,4 +132,3 @@ def test_a_gateway_with_tls_and_an_http_client_url_is_refused_before_any_mac_cha
     assert rc == 2 and "PLAY [Deploy ccproxy]" not in out, out
     assert ("ccproxy_gateway_client_url http://gw.lan:8080 says http://, but with ccproxy_gateway_tls the gateway "
             "answers over HTTPS only") in " ".join(out.split()), out
-

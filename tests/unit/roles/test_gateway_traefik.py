@@ -608,4 +608,3 @@ def test_an_extra_variable_standing_in_for_a_gateway_setting_is_named(extra, ove
     variables = templar({"mac1": ("http://198.18.0.11:8080", 1, None)}, None,
                         ccproxy_gateway_tls=True, **{**gateway_mapping(), **extra})
     assert variables.template(trust_as_template("{{ _ccproxy_traefik_gateway_overridden }}")) == overridden
-

@@ -178,4 +178,3 @@ def test_the_gateway_s_account_look_up_prints_the_same_lines(tmp_path):
     alone = subprocess.run(command, shell=True, capture_output=True, text=True, check=True).stdout.splitlines()
     assert alone == [line for line in look(tmp_path, tmp_path / "root") if line.split()[0] in ("uid", "home")]
     assert alone == ["uid %d" % os.getuid(), "home " + pwd.getpwuid(os.getuid()).pw_dir]
-
