@@ -12,7 +12,9 @@ be tested as a table.
 
 from __future__ import annotations
 
+import base64
 import ctypes
+import datetime
 import json
 import os
 import plistlib
@@ -531,11 +533,20 @@ def observed_state(loaded, pid):
     return "running" if pid else "loaded"
 
 
+def _plist_scalar(value):
+    """A plist's <date> and <data> values, which JSON lacks, as the plist's XML writes them."""
+    if isinstance(value, datetime.datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    raise TypeError("%r is not a plist value" % (value,))
+
+
 def diff_text(view, fields=None):
     """One ``key: value`` line per item, for the before/after of ``--diff``."""
     lines = []
     for key, value in list(view.items()) + sorted((fields or {}).items()):
-        shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=_plist_scalar)
         lines.append("%s: %s" % (key, shown))
     return "\n".join(lines) + "\n"
 

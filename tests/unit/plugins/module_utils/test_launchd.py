@@ -7,6 +7,7 @@ variants built from them; and the runner's own guarantees (argv, locale, check m
 
 from __future__ import annotations
 
+import datetime
 import os
 import plistlib
 import struct
@@ -547,6 +548,13 @@ def test_not_running_message_without_a_stderr_file():
 def test_diff_text():
     assert launchd.diff_text({"state": "running", "pid": None}, {"b": ["x"], "a": {"K": "v"}}) == (
         'state: running\npid: null\na: {"K": "v"}\nb: ["x"]\n')
+
+
+def test_diff_text_shows_a_plists_dates_and_data_as_its_xml_writes_them():
+    on_disk = plistlib.loads(plistlib.dumps({"StartCalendarInterval": {"Since": datetime.datetime(2026, 11, 29, 8, 5)},
+                                             "UserData": b"\x00ccproxy"}))
+    assert launchd.diff_text({"pid": 7}, on_disk) == (
+        'pid: 7\nStartCalendarInterval: {"Since": "2026-11-29T08:05:00Z"}\nUserData: "AGNjcHJveHk="\n')
 
 
 # ----------------------------------------------------------------------------- the runner
