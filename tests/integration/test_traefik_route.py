@@ -699,6 +699,28 @@ def litellm_servers():
     return [server["url"] for server in dynamic["http"]["services"]["ccproxy-litellm"]["loadBalancer"]["servers"]]
 
 
+RESTART_AND_TIME = """
+import subprocess, sys, time, urllib.request
+started = time.monotonic()
+subprocess.run(["launchctl", "kickstart", "-k", sys.argv[1]], check=True)
+while time.monotonic() - started < 120:
+    try:
+        if urllib.request.urlopen(sys.argv[2], timeout=2).status == 200:
+            break
+    except OSError:
+        time.sleep(0.1)
+print("%.2f" % (time.monotonic() - started))
+"""
+
+
+def litellm_restart_seconds(job, port):
+    """Seconds from a LiteLLM job's `kickstart -k` to its first ready answer on `port`, on the Mac:
+    what a client would wait for were no other worker serving."""
+    rc, out = on_mac("python3", "-c", RESTART_AND_TIME, job, "http://127.0.0.1:%d/health/readiness" % port)
+    assert rc == 0, out
+    return float(out.split()[-1])
+
+
 # Each worker is a launchd job of its own, behind one Traefik service, and a change restarts
 # them one at a time: clients are served throughout by the other worker, without the wait of
 # LiteLLM's start; a config LiteLLM refuses never stops the second worker; and a run with one
@@ -718,6 +740,10 @@ def test_workers_restart_one_at_a_time_and_a_refused_config_costs_clients_nothin
             {"ccproxy_client_tokens": [], "ccproxy_secrets_dir": str(secrets_dir)}), *two)
         assert recap["failed"] == 0 and recap["changed"] == 0, out
         assert "com.visiquate.ccproxy on 127.0.0.1:8081" in out and "com.visiquate.ccproxy.2 on 127.0.0.1:8084" in out, out
+        # On this machine at this hour: a client that waited for a start would wait about this.
+        restart = litellm_restart_seconds(WORKER2_JOB, 8084)
+        wait_until_serving(generated, "both LiteLLM workers to serve again")
+        print("\nLiteLLM's restart, one worker: %.2f s" % restart)
         before = {job: job_pid(job) for job in (LITELLM_JOB, WORKER2_JOB, AUTH_JOB)}
 
         with Clients(generated) as clients:
@@ -727,17 +753,18 @@ def test_workers_restart_one_at_a_time_and_a_refused_config_costs_clients_nothin
         assert after[LITELLM_JOB] != before[LITELLM_JOB] and after[WORKER2_JOB] != before[WORKER2_JOB], (before, after)
         assert after[AUTH_JOB] == before[AUTH_JOB]
         print("\na config change, two workers: %s" % clients)
-        # One worker alone holds requests for its start (5-10 s, test_a_pin_change_...); here the
-        # other answered. One may still meet a worker at the instant it stops.
+        # One worker alone holds requests for its start (test_a_pin_change_...); here the other
+        # answered, so no client waited for most of a start (a bound that grows with the machine's
+        # load, as the start does). One may still meet a worker at the instant it stops.
         assert len(clients.results) > 50 and len(clients.failed) <= 1, clients
-        assert clients.slowest < 3, clients
+        assert clients.slowest < 0.6 * restart, (clients, restart)
 
         with Clients(generated) as clients:
             runs, code, _out = refused_config_is_put_back(secrets_dir, generated, *changed)
         print("a refused config, two workers: launchd ran the first %d times, last exit code %d; %s"
               % (runs, code, clients))
         assert len(clients.failed) <= 1, clients
-        assert clients.slowest < 3, clients
+        assert clients.slowest < 0.6 * restart, (clients, restart)
 
         # A restart with no config.yaml to put back (a log level: logging.yaml and the jobs'
         # environment), in site.yml, which waits later for a start: still one worker at a time.
@@ -746,7 +773,7 @@ def test_workers_restart_one_at_a_time_and_a_refused_config_costs_clients_nothin
                                     "-e", "ccproxy_litellm_log_level=DEBUG", "-e", "_ccproxy_litellm_wait_later=true")
         print("a log level change, two workers: %s" % clients)
         assert recap["failed"] == 0 and recap["changed"] > 0, out
-        assert len(clients.failed) <= 1 and clients.slowest < 3, clients
+        assert len(clients.failed) <= 1 and clients.slowest < 0.6 * restart, (clients, restart)
     finally:
         out, recap = pin_change("one worker again", deployed_release(), secrets_dir)
         wait_until_serving(generated, "one LiteLLM worker to serve again")
@@ -849,10 +876,12 @@ def test_tls_serves_the_routes_over_https_only_to_clients_that_trust_the_certifi
         requests.get(https + "/v1/models", headers={"Authorization": "Bearer " + generated}, timeout=10)
     out, recap = play("TLS, self-signed, again", {}, "-e", json.dumps(settings), secrets_dir=secrets_dir)
     assert recap["changed"] == 0, out
-    # Back to plain HTTP (the certificate stays on the Mac, unused, until uninstall).
+    # Back to plain HTTP: the Mac keeps no key it no longer uses, and --diff shows none of it.
     settings["ccproxy_traefik_tls"] = False
-    out, recap = play("TLS off", {}, "-e", json.dumps(settings), secrets_dir=secrets_dir)
+    out, recap = play("TLS off", {}, "--diff", "-e", json.dumps(settings), secrets_dir=secrets_dir)
     assert recap["changed"] > 0 and recap["failed"] == 0, out
+    assert "(the old secret, not shown)" in out and key.read_text().strip().splitlines()[1] not in out, out
+    assert on_mac("ls", "-A", ROOT + "/tls") == (0, "")
     wait_until_serving(generated, "plain HTTP again", timeout=30)
 
 
