@@ -3,9 +3,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """What the integration tests share: one test-bed Mac, playbooks run against it, commands on it.
 
-The bed is one per machine: `session()` holds /var/tmp/ccproxy-testbed.lock (the lock `flock(1)`
-takes, so make targets and molecule wait for it) from `macs.py up` to `macs.py down`, and refuses
-a bed it did not bring up: a converged Mac left by someone else would make the tests lie.
+The tests have a bed of their own, bed 1 (CCPROXY_TESTBED, tests/testbed/macs/macs.py), so that
+the demo's, bed 0, can be up beside them: make test runs the README and molecule there meanwhile.
+`session()` holds that bed's lock (/var/tmp/ccproxy-testbed-1.lock, the lock `flock(1)` takes)
+from `macs.py up` to `macs.py down`, and refuses a bed it did not bring up: a converged Mac left
+by someone else would make the tests lie.
 conftest.py brings one Mac up per pytest run: each file starts from whatever the files before it
 left (litellm_install's venvs save traefik_route's run minutes) and must pass alone too.
 """
@@ -22,21 +24,27 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# Before macs is imported, which reads it once; every command these tests run inherits it.
+os.environ.setdefault("CCPROXY_TESTBED", "1")
+sys.path.insert(0, str(REPO / "tests/testbed/macs"))
+import macs  # noqa: E402
+
 MACS = [sys.executable, str(REPO / "tests/testbed/macs/macs.py")]
-LOCK = "/var/tmp/ccproxy-testbed.lock"
 BED_INVENTORY = str(REPO / "tests/testbed/macs/inventory.py")
 ROOT = "/Users/coder/ccproxy"
+ADDRESS = macs.host_address(1)  # mac1's
+VETH = macs.VETH_PREFIX + "1"  # mac1's link, on the controller's side
 
 
 @contextlib.contextmanager
 def session():
     """One fresh Mac (mac1) for the duration."""
-    with open(LOCK, "a") as lock:
+    with open(macs.LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         status = subprocess.run(MACS + ["status"], capture_output=True, text=True, timeout=60, check=False)
         if "mac1" in status.stdout:
-            raise RuntimeError("a test bed is already up (make demo-down, or macs.py down): "
-                               "these tests need a Mac they created")
+            raise RuntimeError("bed %s is already up (CCPROXY_TESTBED=%s tests/testbed/macs/macs.py down): "
+                               "these tests need a Mac they created" % (macs.BED, macs.BED))
         subprocess.run(MACS + ["up", "1"], check=True, timeout=120)
         try:
             yield

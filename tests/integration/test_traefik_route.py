@@ -35,7 +35,7 @@ from macbed import REPO, ROOT, on_mac, report
 import macbed
 
 HERE = Path(__file__).resolve().parent / "traefik_route"
-URL = "http://198.18.0.11:8080"
+URL = "http://%s:8080" % macbed.ADDRESS
 LITELLM_JOB = "gui/501/com.visiquate.ccproxy"
 AUTH_JOB = "gui/501/com.visiquate.ccproxy.auth"
 TRAEFIK_JOB = "gui/501/com.visiquate.ccproxy.traefik"
@@ -303,8 +303,8 @@ def test_switching_between_agent_and_daemon_mode_moves_every_job(secrets_dir):
 def test_a_mac_the_controller_cannot_reach_is_explained():
     # As macOS's application firewall would: Traefik answers on the Mac, the controller gets nowhere.
     out, recap = ansible_playbook("verify, port unreachable", REPO / "site.yml", "--tags", "verify",
-                                  "-e", "ccproxy_client_base_url=http://198.18.0.11:8099", rc=2)
-    assert "The controller cannot connect to http://198.18.0.11:8099" in out, out
+                                  "-e", "ccproxy_client_base_url=http://%s:8099" % macbed.ADDRESS, rc=2)
+    assert "The controller cannot connect to http://%s:8099" % macbed.ADDRESS in out, out
     assert "socketfilterfw --add %s/bin/traefik" % TRAEFIK_VENV in out, out
     assert recap["changed"] == 0
 
@@ -814,11 +814,12 @@ def test_ssh_lost_mid_run_then_the_same_run_converges(secrets_dir, generated):
                 lines.append(line)
                 if line.startswith(cut_at):
                     # Packets to the Mac go nowhere, and the open connection dies with the link.
-                    subprocess.run(["ip", "link", "set", "ccpv1", "down"], check=True)
-                    subprocess.run(["pkill", "-KILL", "-f", r"cp/coder@198\.18\.0\.11 \[mux\]"], check=False)
+                    subprocess.run(["ip", "link", "set", macbed.VETH, "down"], check=True)
+                    subprocess.run(["pkill", "-KILL", "-f", r"cp/coder@%s \[mux\]" % re.escape(macbed.ADDRESS)],
+                                   check=False)
             rc = run.wait(timeout=300)
         finally:
-            subprocess.run(["ip", "link", "set", "ccpv1", "up"], check=True)
+            subprocess.run(["ip", "link", "set", macbed.VETH, "up"], check=True)
     out = "".join(lines)
     assert any(line.startswith(cut_at) for line in lines), out
     assert rc == 4 and "UNREACHABLE!" in out, out
@@ -890,7 +891,7 @@ def test_a_gateway_with_tls_serves_clients_over_https_only(secrets_dir, generate
     certificate of its own (kept apart from the Mac's on the controller), clients that trust it
     reach the Mac through it, plain HTTP finds no route; then the gateway removed."""
     gateway = {"ccproxy_secrets_dir": str(secrets_dir), "ccproxy_gateway_tls": True, "ccproxy_gateway_port": 8443}
-    https = "https://198.18.0.11:8443"
+    https = "https://%s:8443" % macbed.ADDRESS
     # The gateway runs no preflight role: it checks its service user's home itself, first.
     out, recap = ansible_playbook("gateway, another home", HERE / "gateway.yml", "-e", json.dumps(
         {**gateway, "ccproxy_user_home": "/Users/elsewhere"}), rc=2)
@@ -903,7 +904,7 @@ def test_a_gateway_with_tls_serves_clients_over_https_only(secrets_dir, generate
     assert stat.S_IMODE(key.stat().st_mode) == 0o600 and key.read_text().strip() not in out
     assert "NODE_EXTRA_CA_CERTS=%s" % ca in re.sub(r"\s+", " ", out), out
     assert "ANTHROPIC_BASE_URL=%s" % https in out and "trust:    %s" % ca in out, out  # the run's summary
-    assert tls.read(ca.read_text(), key.read_text())["names"] == ["mac1", "198.18.0.11"]
+    assert tls.read(ca.read_text(), key.read_text())["names"] == ["mac1", macbed.ADDRESS]
     assert ca.read_text() != (secrets_dir / "tls" / "mac1.crt").read_text()
     assert on_mac("stat", "-c", "%U %a", "/Users/coder/ccproxy-gateway/tls/ccproxy.key") == (0, "coder 600")
     client = anthropic.Anthropic(base_url=https, auth_token=generated, max_retries=0,

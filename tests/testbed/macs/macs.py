@@ -2,7 +2,7 @@
 """The test bed's "Mac minis": N hosts on this Linux machine, reached over real SSH.
 
 A test-bed part, never shipped to a Mac. Each host `macN` is a network namespace `ccp-macN`
-(veth on the bridge ccpbr0, address 198.18.0.(10+N), no route out) holding one long-lived
+(veth on the bridge ccpbr0, address 198.18.0.(10+N)/25, no route out) holding one long-lived
 `unshare --mount --uts --pid ...` whose init (host_init.py, the host's PID 1) builds the
 host's private filesystem, creates the admin user `coder` and runs sshd. The controller
 reaches the hosts with a generated key, pinned host keys and a generated Ansible inventory.
@@ -10,8 +10,12 @@ What is private to a host is listed in host_init.py; README.md explains the rest
 
     macs.py [--state-dir DIR] up N | down | status | shell HOST [CMD...] | inventory
 
-DIR defaults to $CCPROXY_TESTBED_DIR, else /var/tmp/ccproxy-testbed. Interface names are
-fixed, so one bed runs per machine. Must run as root.
+DIR defaults to $CCPROXY_TESTBED_DIR, else /var/tmp/ccproxy-testbed. Must run as root.
+
+Two beds can be up at once, each in its own half of 198.18.0.0/24 with its own names and lock:
+$CCPROXY_TESTBED=1 selects the second (make test runs the integration tests there, beside the
+demo on bed 0): bridge ccpbr1, namespaces ccp1-macN, veths ccp1vN, addresses 198.18.0.(138+N),
+state dir /var/tmp/ccproxy-testbed-1. Its hosts are still named macN.
 """
 
 import argparse
@@ -27,11 +31,24 @@ from pathlib import Path
 
 import yaml
 
-DEFAULT_STATE_DIR = "/var/tmp/ccproxy-testbed"
-BRIDGE = "ccpbr0"
-CONTROLLER_ADDRESS = "198.18.0.1"
-NETNS_PREFIX = "ccp-mac"
-VETH_PREFIX = "ccpv"  # controller-side end; the host's end is its eth0
+BEDS = ("0", "1")
+BED = os.environ.get("CCPROXY_TESTBED", "0")  # main() refuses any other value
+_INDEX = BEDS.index(BED) if BED in BEDS else 0
+
+
+def bed_state_dir(index):
+    return "/var/tmp/ccproxy-testbed" + (f"-{index}" if index else "")
+
+
+DEFAULT_STATE_DIR = bed_state_dir(_INDEX)
+# What make, the integration tests and demo.sh take with flock(1) while they use this bed.
+LOCK = DEFAULT_STATE_DIR + ".lock"
+BRIDGE = f"ccpbr{_INDEX}"
+NETWORK_START = 128 * _INDEX  # this bed's half of 198.18.0.0/24
+PREFIX_LENGTH = 25
+CONTROLLER_ADDRESS = f"198.18.0.{NETWORK_START + 1}"
+NETNS_PREFIX = f"ccp{_INDEX or ''}-mac"
+VETH_PREFIX = f"ccp{_INDEX or ''}v"  # controller-side end; the host's end is its eth0
 MAX_HOSTS = 50
 HOST_INIT = Path(__file__).resolve().with_name("host_init.py")
 READY_TIMEOUT = 30.0  # all hosts booted and sshd answering
@@ -64,7 +81,7 @@ def host_name(index):
 
 
 def host_address(index):
-    return f"198.18.0.{10 + index}"
+    return f"198.18.0.{NETWORK_START + 10 + index}"
 
 
 def netns_list():
@@ -114,6 +131,18 @@ def owner_of_netns(netns):
         if str(HOST_INIT) in args and args[-1].endswith("host.json"):
             return str(Path(args[-1]).parents[2])
     return None
+
+
+def other_bed_run_netns():
+    """The other bed's record of /run/netns, if it is up: it saw the machine before either did."""
+    for index in range(len(BEDS)):
+        if index != _INDEX:
+            try:
+                state = json.loads((Path(bed_state_dir(index)) / "state.json").read_text())
+            except (OSError, ValueError):
+                continue
+            return {key: state[key] for key in ("run_netns_dir_ours", "run_netns_mount_ours") if key in state}
+    return {}
 
 
 def bounded_wait(condition, timeout, what):
@@ -178,9 +207,11 @@ class Bed:
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         run_netns = Path("/run/netns")
         state = {"count": count, "hosts": [], "bridge": False,
-                 # `ip netns add` makes /run/netns a mount point if it is none; undo that.
+                 # `ip netns add` makes /run/netns a mount point if it is none; undo that. The
+                 # other bed's view, if it is up: whichever bed goes down last undoes it.
                  "run_netns_dir_ours": not run_netns.exists(),
-                 "run_netns_mount_ours": not is_mount_point(run_netns)}
+                 "run_netns_mount_ours": not is_mount_point(run_netns),
+                 **other_bed_run_netns()}
         self.save(state)
         try:
             self.make_files(count)
@@ -229,7 +260,7 @@ class Bed:
         sh("ip", "link", "add", BRIDGE, "type", "bridge")
         state["bridge"] = True
         self.save(state)
-        sh("ip", "addr", "add", f"{CONTROLLER_ADDRESS}/24", "dev", BRIDGE)
+        sh("ip", "addr", "add", f"{CONTROLLER_ADDRESS}/{PREFIX_LENGTH}", "dev", BRIDGE)
         sh("ip", "link", "set", BRIDGE, "up")
         for i in range(1, count + 1):
             netns, veth = f"{NETNS_PREFIX}{i}", f"{VETH_PREFIX}{i}"
@@ -242,7 +273,7 @@ class Bed:
             sh("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0",
                "netns", netns)
             sh("ip", "link", "set", veth, "master", BRIDGE, "up")
-            for argv in (("addr", "add", f"{host_address(i)}/24", "dev", "eth0"),
+            for argv in (("addr", "add", f"{host_address(i)}/{PREFIX_LENGTH}", "dev", "eth0"),
                          ("link", "set", "eth0", "up"), ("link", "set", "lo", "up")):
                 sh("ip", "-netns", netns, *argv)
 
@@ -357,7 +388,7 @@ class Bed:
         if self.state_file.exists():
             shutil.rmtree(self.dir)
         if not quiet:
-            names = ", ".join(ns[len("ccp-"):] for ns in namespaces) or "no hosts"
+            names = ", ".join(ns.split("-", 1)[1] for ns in namespaces) or "no hosts"
             print(f"down: removed {names} in {time.monotonic() - started:.1f} s")
 
     def stop_ssh_masters(self):
@@ -497,6 +528,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     bed = Bed(args.state_dir)
     try:
+        if BED not in BEDS:
+            raise BedError(f"CCPROXY_TESTBED must be one of {', '.join(BEDS)}, not {BED!r}")
         if os.geteuid() != 0:
             raise BedError("must run as root (namespaces, mounts, links)")
         if args.command == "up":

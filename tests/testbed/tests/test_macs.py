@@ -1,7 +1,7 @@
 """Tests of the test bed's "Mac minis" (tests/testbed/macs/macs.py), over real SSH.
 
-One bed of two hosts serves the module (fixture `macs_bed`); the last test takes it down and
-proves nothing is left. Needs root, like the bed itself.
+One bed of two hosts serves the module (fixture `macs_bed`), and a second bed comes and goes beside
+it; the last test takes the first down and proves nothing is left. Needs root, like the bed itself.
 """
 
 import importlib.util
@@ -232,6 +232,37 @@ def test_shell_enters_the_host(macs_bed):
     assert shell.returncode == 0, shell.stderr
     assert shell.stdout.split()[:2] == ["mac2", "0"]
     assert int(shell.stdout.split()[2]) < 1000  # a pid of the host's own pid namespace
+
+
+def test_a_second_bed_comes_and_goes_beside_the_first(macs_bed, tmp_path_factory):
+    """CCPROXY_TESTBED=1 (make test's integration bed): its own names, half of the /24 and state,
+    up and down while bed 0 goes on serving."""
+    state_dir = tmp_path_factory.mktemp("bed1") / "bed"
+
+    def second(*args, bed="1"):
+        return subprocess.run([sys.executable, str(MACS), "--state-dir", str(state_dir), *args],
+                              capture_output=True, text=True, timeout=TIMEOUT,
+                              env=dict(os.environ, CCPROXY_TESTBED=bed))
+
+    wrong = second("up", "1", bed="2")
+    assert wrong.returncode == 1 and "CCPROXY_TESTBED must be one of 0, 1, not '2'" in wrong.stderr
+    try:
+        up = second("up", "1")
+        assert up.returncode == 0, up.stderr
+        status = second("status")
+        assert re.search(r"^mac1\s+up\s+198\.18\.0\.139\s+sshd answering$", status.stdout, re.M), status.stdout
+        assert {"ccpbr1", "ccp1v1"} <= set(machine_snapshot()["links"])
+        name, address = Bed(state_dir, None).check_ssh("mac1", "hostname; ip -4 -o addr show eth0").splitlines()
+        assert name == "mac1" and " 198.18.0.139/25 " in address, address
+        assert macs_bed.check_ssh("mac1", "ip -4 -o addr show eth0").split()[3] == "198.18.0.11/25"
+    finally:
+        down = second("down")
+    assert down.returncode == 0, down.stderr
+    assert "down: removed mac1" in down.stdout
+    assert not state_dir.exists()
+    left = machine_snapshot()
+    assert not [name for name in left["links"] + left["netns"].split() if name.startswith(("ccp1", "ccpbr1"))], left
+    assert macs_cli(macs_bed.dir, "status").returncode == 0
 
 
 def test_down_leaves_nothing(macs_bed):
