@@ -20,6 +20,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Whatever brings the demo's test bed (bed 0) up holds this lock. The integration tests have a
 # bed of their own (bed 1, its own lock), so that both can be up at once.
 TESTBED_LOCK ?= /var/tmp/ccproxy-testbed.lock
+TESTBED_1_LOCK := /var/tmp/ccproxy-testbed-1.lock
 # The only unit tests that bring up test-bed Macs (and so take the lock).
 BED_UNITS    := tests/testbed/tests/test_macs.py
 # The Claude Code CLI for the real-client checks, from npm at the pin in tests/clients' lock.
@@ -65,8 +66,8 @@ units-no-bed: setup ## The unit tests that bring up no test-bed Mac (the stand-i
 	$(BIN)/pytest tests/unit tests/testbed/tests --ignore=$(BED_UNITS)
 	tests/tools/units-py39.sh
 
-units-bed: setup ## The test bed's tests of its own Macs.
-	flock $(TESTBED_LOCK) $(BIN)/pytest $(BED_UNITS)
+units-bed: setup ## The test bed's tests of its own Macs (they bring up both beds).
+	flock $(TESTBED_LOCK) flock $(TESTBED_1_LOCK) $(BIN)/pytest $(BED_UNITS)
 
 checks: setup ## lint, sanity and units-no-bed, each a timed stage: what needs no test bed.
 	tests/tools/stage.sh lint $(MAKE) --no-print-directory lint

@@ -24,8 +24,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-# Before macs is imported, which reads it once; every command these tests run inherits it.
-os.environ.setdefault("CCPROXY_TESTBED", "1")
+# Before macs is imported, which reads it once; every command these tests run inherits it. Bed
+# 1's own state dir too: a CCPROXY_TESTBED_DIR meant for the demo's bed must not apply here.
+os.environ["CCPROXY_TESTBED"] = "1"
+os.environ.pop("CCPROXY_TESTBED_DIR", None)
 sys.path.insert(0, str(REPO / "tests/testbed/macs"))
 import macs  # noqa: E402
 

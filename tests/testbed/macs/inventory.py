@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from macs import default_state_dir  # noqa: E402  (the bed's one definition of where it lives)
+from macs import BED, BEDS, default_state_dir  # noqa: E402  (the bed's one definition of where it lives)
 
 
 def script_inventory(inventory_file):
@@ -35,6 +35,9 @@ def main(argv):
     if argv[1:] != ["--list"]:
         print("usage: inventory.py --list | --host HOST", file=sys.stderr)
         return 64
+    if BED not in BEDS:  # else it would answer with bed 0's Macs
+        print(f"inventory.py: CCPROXY_TESTBED must be one of {', '.join(BEDS)}, not {BED!r}", file=sys.stderr)
+        return 1
     print(json.dumps(script_inventory(Path(default_state_dir()) / "inventory.yml")))
     return 0
 

@@ -19,6 +19,8 @@ state dir /var/tmp/ccproxy-testbed-1. Its hosts are still named macN.
 """
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -43,6 +45,10 @@ def bed_state_dir(index):
 DEFAULT_STATE_DIR = bed_state_dir(_INDEX)
 # What make, the integration tests and demo.sh take with flock(1) while they use this bed.
 LOCK = DEFAULT_STATE_DIR + ".lock"
+# /run/netns is the machine's: one bed's `ip netns add` never meets the other's undoing of it.
+NETNS_LOCK = "/var/tmp/ccproxy-testbed-netns.lock"
+# How messages name this bed's commands.
+CLI = "macs.py" if _INDEX == 0 else f"CCPROXY_TESTBED={BED} macs.py"
 BRIDGE = f"ccpbr{_INDEX}"
 NETWORK_START = 128 * _INDEX  # this bed's half of 198.18.0.0/24
 PREFIX_LENGTH = 25
@@ -133,6 +139,29 @@ def owner_of_netns(netns):
     return None
 
 
+_netns_lock_depth = 0
+
+
+@contextlib.contextmanager
+def run_netns_lock():
+    """NETNS_LOCK, re-entrant within this process (a failed `up` goes down holding it)."""
+    global _netns_lock_depth
+    if _netns_lock_depth:
+        _netns_lock_depth += 1
+        try:
+            yield
+        finally:
+            _netns_lock_depth -= 1
+        return
+    with open(NETNS_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _netns_lock_depth = 1
+        try:
+            yield
+        finally:
+            _netns_lock_depth = 0
+
+
 def other_bed_run_netns():
     """The other bed's record of /run/netns, if it is up: it saw the machine before either did."""
     for index in range(len(BEDS)):
@@ -167,9 +196,13 @@ class Bed:
     # can always undo what a (partial) `up` did.
     def load(self):
         try:
-            return json.loads(self.state_file.read_text())
+            state = json.loads(self.state_file.read_text())
         except FileNotFoundError:
             return None
+        if state.get("bed", "0") != BED:  # its names are not this bed's: down would miss them
+            raise BedError(f"{self.dir} holds bed {state.get('bed', '0')}; run with "
+                           f"CCPROXY_TESTBED={state.get('bed', '0')}")
+        return state
 
     def save(self, state):
         tmp = self.state_file.with_suffix(".tmp")
@@ -193,7 +226,7 @@ class Bed:
                 print(f"already up: {count} hosts ({self.dir}); nothing to do")
                 return
             raise BedError(f"a bed with {state['count']} hosts ({running} running) exists in "
-                           f"{self.dir}; run `macs.py down` first")
+                           f"{self.dir}; run `{CLI} down` first")
         self.refuse_leftovers()
         if self.dir.exists() and any(self.dir.iterdir()):
             raise BedError(f"{self.dir} exists, is not empty and holds no bed state; "
@@ -204,9 +237,15 @@ class Bed:
         if len(str(self.control_dir)) + len("/coder@198.18.0.NNN") + 17 > 107:
             raise BedError(f"state dir path too long for ssh control sockets: {self.dir}")
         started = time.monotonic()
+        with run_netns_lock():  # from looking at /run/netns to the namespaces made in it
+            self.build(count)
+        print(f"up: {count} hosts in {time.monotonic() - started:.1f} s; "
+              f"inventory {self.inventory}")
+
+    def build(self, count):
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         run_netns = Path("/run/netns")
-        state = {"count": count, "hosts": [], "bridge": False,
+        state = {"bed": BED, "count": count, "hosts": [], "bridge": False,
                  # `ip netns add` makes /run/netns a mount point if it is none; undo that. The
                  # other bed's view, if it is up: whichever bed goes down last undoes it.
                  "run_netns_dir_ours": not run_netns.exists(),
@@ -226,8 +265,6 @@ class Bed:
             if isinstance(exc, (BedError, subprocess.CalledProcessError)):
                 raise BedError(f"up failed and was undone: {describe(exc)}") from exc
             raise
-        print(f"up: {count} hosts in {time.monotonic() - started:.1f} s; "
-              f"inventory {self.inventory}")
 
     def refuse_leftovers(self):
         namespaces, links = netns_list(), our_links()
@@ -236,7 +273,7 @@ class Bed:
         owners = {o for o in map(owner_of_netns, namespaces) if o}
         where = " ".join(f"--state-dir {o}" for o in sorted(owners)) or "--state-dir <its dir>"
         raise BedError(f"another bed (or its leftovers) is on this machine: "
-                       f"{', '.join(namespaces + links)}; run `macs.py {where} down` first")
+                       f"{', '.join(namespaces + links)}; run `{CLI} {where} down` first")
 
     def make_files(self, count):
         sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ccproxy-testbed-controller",
@@ -371,18 +408,19 @@ class Bed:
             if host["unshare_pid"]:
                 bounded_wait(lambda: not is_running(host["unshare_pid"], host["unshare_start"]),
                              STOP_TIMEOUT, f"{host['name']}'s unshare to exit")
-        present = set(netns_list())
-        for netns in namespaces:
-            if netns in present:
-                sh("ip", "netns", "del", netns)
-        links = our_links()
-        for link in links:
-            if link.startswith(VETH_PREFIX):  # normally gone with its netns
-                sh("ip", "link", "del", link, check=False)
-        if BRIDGE in links:
-            sh("ip", "link", "del", BRIDGE)
-        if state:
-            self.restore_run_netns(state)
+        with run_netns_lock():
+            present = set(netns_list())
+            for netns in namespaces:
+                if netns in present:
+                    sh("ip", "netns", "del", netns)
+            links = our_links()
+            for link in links:
+                if link.startswith(VETH_PREFIX):  # normally gone with its netns
+                    sh("ip", "link", "del", link, check=False)
+            if BRIDGE in links:
+                sh("ip", "link", "del", BRIDGE)
+            if state:
+                self.restore_run_netns(state)
         self.stop_ssh_masters()  # any master started while the hosts were stopping
         self.wait_ssh_clients_gone()
         if self.state_file.exists():

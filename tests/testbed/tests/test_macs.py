@@ -255,6 +255,10 @@ def test_a_second_bed_comes_and_goes_beside_the_first(macs_bed, tmp_path_factory
         name, address = Bed(state_dir, None).check_ssh("mac1", "hostname; ip -4 -o addr show eth0").splitlines()
         assert name == "mac1" and " 198.18.0.139/25 " in address, address
         assert macs_bed.check_ssh("mac1", "ip -4 -o addr show eth0").split()[3] == "198.18.0.11/25"
+        # Bed 0's names are not bed 1's: its down would remove bed 0's links and miss bed 1's.
+        wrong_bed = macs_cli(state_dir, "down")
+        assert wrong_bed.returncode == 1 and "holds bed 1; run with CCPROXY_TESTBED=1" in wrong_bed.stderr, wrong_bed
+        assert second("status").returncode == 0 and macs_cli(macs_bed.dir, "status").returncode == 0
     finally:
         down = second("down")
     assert down.returncode == 0, down.stderr
