@@ -706,10 +706,12 @@ subprocess.run(["launchctl", "kickstart", "-k", sys.argv[1]], check=True)
 while time.monotonic() - started < 120:
     try:
         if urllib.request.urlopen(sys.argv[2], timeout=2).status == 200:
-            break
+            print("%.2f" % (time.monotonic() - started))
+            sys.exit(0)
     except OSError:
-        time.sleep(0.1)
-print("%.2f" % (time.monotonic() - started))
+        pass
+    time.sleep(0.1)
+sys.exit("not ready within 120 s")
 """
 
 

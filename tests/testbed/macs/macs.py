@@ -164,14 +164,11 @@ def run_netns_lock():
 
 def other_bed_run_netns():
     """The other bed's record of /run/netns, if it is up: it saw the machine before either did."""
-    for index in range(len(BEDS)):
-        if index != _INDEX:
-            try:
-                state = json.loads((Path(bed_state_dir(index)) / "state.json").read_text())
-            except (OSError, ValueError):
-                continue
-            return {key: state[key] for key in ("run_netns_dir_ours", "run_netns_mount_ours") if key in state}
-    return {}
+    try:
+        state = json.loads((Path(bed_state_dir(1 - _INDEX)) / "state.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {key: state[key] for key in ("run_netns_dir_ours", "run_netns_mount_ours") if key in state}
 
 
 def bounded_wait(condition, timeout, what):
